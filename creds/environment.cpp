@@ -1,0 +1,21 @@
+#include "creds/environment.hpp"
+
+#include <cstdlib>
+
+namespace sigv4::creds {
+
+std::optional<credentials> from_environment(const env_lookup& getenv) {
+  auto value = [&](const char* name) -> std::string {
+    const char* v = getenv(name);
+    return v != nullptr ? std::string(v) : std::string();
+  };
+  credentials c{value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY"), value("AWS_SESSION_TOKEN")};
+  if (c.empty()) return std::nullopt;
+  return c;
+}
+
+std::optional<credentials> from_environment() {
+  return from_environment([](const char* name) { return std::getenv(name); });
+}
+
+}  // namespace sigv4::creds
