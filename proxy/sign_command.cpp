@@ -19,7 +19,7 @@ namespace {
 constexpr std::string_view usage =
     "usage: sigv4-sidecar sign --region R --service S [--method M] [--header 'Name: value']...\n"
     "           [--data TEXT | --data-file FILE] [--date 20150830T123600Z] [--unsigned-payload]\n"
-    "           [--content-sha256-header] [--s3] [--presign SECONDS]\n"
+    "           [--content-sha256-header] [--s3] [--omit-session-token] [--presign SECONDS]\n"
     "           [--print request|canonical|string-to-sign] URL\n";
 
 struct options {
@@ -27,7 +27,7 @@ struct options {
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<std::string> data;
   std::optional<std::string> data_file;
-  bool unsigned_payload = false, content_sha256 = false, s3 = false;
+  bool unsigned_payload = false, content_sha256 = false, s3 = false, omit_token = false;
   std::optional<long> presign;
 };
 
@@ -90,6 +90,8 @@ options parse(std::span<const std::string_view> args) {
       o.content_sha256 = true;
     } else if (a == "--s3") {
       o.s3 = true;
+    } else if (a == "--omit-session-token") {
+      o.omit_token = true;
     } else if (a == "--presign") {
       std::string v = value(i);
       long n = 0;
@@ -175,7 +177,7 @@ int run_sign(std::span<const std::string_view> args, const sign_io& io) {
                           .path = o.s3 ? path_rule::s3() : path_rule::standard(),
                           .payload_hash = payload_hash,
                           .content_sha256_header = o.content_sha256 || o.s3,
-                          .omit_session_token = false,
+                          .omit_session_token = o.omit_token,
                           .policy = &policy};
     request_view req{o.method, u->target, headers};
     signer s;
