@@ -1,0 +1,134 @@
+#pragma once
+// The proxy's configuration: the YAML file (yaml-cpp), the aws-sigv4-proxy drop-in flags, and the checks that
+// turn either into a config the proxy can run, or into errors that name their line.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "net/url.hpp"
+
+namespace sigv4::app {
+
+using namespace std::chrono_literals;
+using env_lookup = std::function<const char*(const char*)>;
+
+struct sigv4_config {
+  std::string region;   // inferred from the upstream host when the file leaves it out
+  std::string service;  // likewise
+  bool unsigned_payload = false;
+  std::vector<std::string> sign_headers;  // extra headers to sign (lower-case), on top of the default policy
+  // Accepted now, used once the credential chain lands (issue: credentials).
+  std::string role_arn;
+  std::string external_id;
+};
+
+struct route_config {
+  std::string name;                // defaults to "route-N" (N = 1-based index)
+  std::string path_prefix = "/";   // request path must start with this
+  std::string host;                // incoming Host to match, lower-case, port ignored; empty = any
+  net::url upstream;               // where to send; its path replaces the matched path_prefix
+  std::string sign_host;           // Host sent upstream and signed; empty = upstream.host_header()
+  sigv4_config sigv4;
+  std::vector<std::string> strip_headers;                         // lower-case; removed before signing
+  std::vector<std::pair<std::string, std::string>> add_headers;   // set before signing (and signed if policy says)
+  int line = 0;                    // 1-based line of the route in the file; 0 when it came from flags
+};
+
+struct forward_proxy_config {
+  // Hosts a client may reach with an absolute-form request (Prometheus proxy_url): "host" (exact) or
+  // "*.suffix" (any host ending in ".suffix"). Lower-case. Empty = forward-proxy mode off.
+  std::vector<std::string> allow;
+  std::string upstream_scheme = "https";
+};
+
+struct limits_config {
+  std::size_t max_request_body = 16u << 20;
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_connections = 1024;
+};
+
+struct timeouts_config {
+  std::chrono::milliseconds client_header = 10s;   // whole request header must arrive within this
+  std::chrono::milliseconds client_body = 60s;     // whole request body
+  std::chrono::milliseconds client_idle = 60s;     // keep-alive wait for the next request
+  std::chrono::milliseconds upstream_connect = 5s; // TCP + TLS handshake
+  std::chrono::milliseconds upstream_response_header = 60s;
+  std::chrono::milliseconds upstream_idle = 30s;   // pooled connection lifetime while idle
+  std::chrono::milliseconds shutdown_grace = 15s;
+};
+
+struct tls_config {
+  std::string ca_file;               // empty = system store
+  bool insecure_skip_verify = false; // --no-verify-ssl
+};
+
+struct pool_config {
+  std::size_t max_idle_per_upstream = 64;
+};
+
+struct config {
+  std::string listen = "127.0.0.1:8005";
+  std::string admin_listen = "127.0.0.1:8006";
+  std::string log_level = "info";      // debug, info, warn, error
+  std::string log_format = "logfmt";   // logfmt, json
+  int threads = 0;                     // 0 = number of cores, at most 2
+  limits_config limits;
+  timeouts_config timeouts;
+  tls_config tls;
+  pool_config pool;
+  std::vector<route_config> routes;
+  forward_proxy_config forward_proxy;
+};
+
+struct config_error {
+  int line = 0;  // 1-based; 0 = not tied to a line (a flag, or the file as a whole)
+  std::string message;
+};
+
+struct config_result {
+  std::optional<config> cfg;  // set only when errors is empty
+  std::vector<config_error> errors;
+};
+
+// Parses YAML text. ${VAR} expands from env; an unset variable is an error. Unknown keys are errors.
+config_result parse_config(std::string_view yaml_text, const env_lookup& env);
+config_result load_config_file(const std::string& path, const env_lookup& env);
+
+// "error: line N: message" (or "error: message" for line 0), one per line.
+std::string format_errors(std::span<const config_error> errors, std::string_view source_name);
+
+struct inferred_sigv4 {
+  std::string region;
+  std::string service;
+};
+// Region and signing name from an AWS host: *.execute-api.R.amazonaws.com, aps-workspaces.R.amazonaws.com,
+// SERVICE.R.amazonaws.com, SERVICE-fips.R.amazonaws.com, X.R.es.amazonaws.com, the .amazonaws.com.cn
+// partition, and the global sts.amazonaws.com (us-east-1). nullopt when the host is not recognisably AWS.
+std::optional<inferred_sigv4> infer_sigv4(std::string_view host);
+
+// Whether a forward-proxy host (lower-case, no port) is allowed by the allowlist.
+bool host_allowed(const forward_proxy_config& fp, std::string_view host);
+
+// Prometheus-style durations ("500ms", "30s", "1h30m") and byte sizes ("16MiB", "512KiB", "1048576", "10MB").
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+std::optional<std::size_t> parse_size(std::string_view s);
+
+// The command line of the `run` mode: --config FILE plus the aws-sigv4-proxy drop-in flags and ours.
+struct cli_result {
+  std::optional<config> cfg;
+  std::vector<config_error> errors;  // line > 0 only for errors inside the --config file
+  std::string config_path;           // empty when no --config (SIGHUP then has nothing to reload)
+};
+cli_result config_from_args(std::span<const std::string_view> args, const env_lookup& env);
+
+// `sigv4-sidecar check-config FILE`: prints every error with its line to err; exit 1 if any, 0 if none.
+int run_check_config(std::span<const std::string_view> args, std::ostream& out, std::ostream& err,
+                     const env_lookup& env);
+
+}  // namespace sigv4::app
