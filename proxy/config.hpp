@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,6 +38,9 @@ struct route_config {
   sigv4_config sigv4;
   std::vector<std::string> strip_headers;                         // lower-case; removed before signing
   std::vector<std::pair<std::string, std::string>> add_headers;   // set before signing (and signed if policy says)
+  // "host:port" to open connections to instead of the upstream URL's host (a VPC endpoint, a test server);
+  // Host, SNI, certificate checks and signing still use the upstream URL's host. Empty = none.
+  std::string connect_to;
   int line = 0;                    // 1-based line of the route in the file; 0 when it came from flags
 };
 
@@ -45,6 +49,7 @@ struct forward_proxy_config {
   // "*.suffix" (any host ending in ".suffix"). Lower-case. Empty = forward-proxy mode off.
   std::vector<std::string> allow;
   std::string upstream_scheme = "https";
+  std::string connect_to;  // as in route_config, for every allowed host
 };
 
 struct limits_config {
@@ -100,7 +105,8 @@ struct config_result {
 config_result parse_config(std::string_view yaml_text, const env_lookup& env);
 config_result load_config_file(const std::string& path, const env_lookup& env);
 
-// "error: line N: message" (or "error: message" for line 0), one per line.
+// "SOURCE: line N: message" (or "SOURCE: message" for line 0), one per line; SOURCE is source_name, or
+// "error" when source_name is empty.
 std::string format_errors(std::span<const config_error> errors, std::string_view source_name);
 
 struct inferred_sigv4 {
@@ -119,7 +125,8 @@ bool host_allowed(const forward_proxy_config& fp, std::string_view host);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 std::optional<std::size_t> parse_size(std::string_view s);
 
-// The command line of the `run` mode: --config FILE plus the aws-sigv4-proxy drop-in flags and ours.
+// The command line of the `run` mode (args after the program name): --config FILE plus the aws-sigv4-proxy
+// drop-in flags and ours. Flags override the file's top-level settings; --host appends a route.
 struct cli_result {
   std::optional<config> cfg;
   std::vector<config_error> errors;  // line > 0 only for errors inside the --config file

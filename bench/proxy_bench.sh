@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Proxy throughput, latency and memory on loopback, in one run, alternating targets:
+#   direct to nginx; nginx as a plain keep-alive reverse proxy (what a proxy costs here, no signing);
+#   the sidecar (signing). Upstream plain and TLS. wrk 1 thread, nginx 1 worker.
+# Usage: bench/proxy_bench.sh [build-dir] [seconds-per-run]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build/release}
+secs=${2:-10}
+bin=$build/proxy/sigv4-sidecar
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/install-deps.sh" --bench
+bash "$root/tests/support/make_test_certs.sh" "$work/certs" >/dev/null
+
+# A 4 KiB Prometheus metrics page.
+python3 - "$work/metrics" <<'PY'
+import sys
+lines, i = [], 0
+while sum(len(l) for l in lines) < 4096 - 64:
+    lines.append(f'http_requests_total{{code="200",handler="/api/v1/query",instance="node-{i}"}} {i * 7919}\n'); i += 1
+open(sys.argv[1], "w").write("".join(lines)[:4096])
+PY
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  upstream origin { server 127.0.0.1:18481; keepalive 128; }
+  server {
+    listen 127.0.0.1:18481;
+    listen 127.0.0.1:18482 ssl;
+    ssl_certificate $work/certs/server.pem;
+    ssl_certificate_key $work/certs/server.key;
+    location = /metrics { default_type text/plain; alias $work/metrics; }
+    location = /write { return 204; }
+  }
+  server {
+    listen 127.0.0.1:18483;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
+pids+=($!)
+
+start_sidecar() {  # $1 = upstream URL, $2 = port
+  AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
+    "$bin" --host "${1#*://}" --upstream-url-scheme "${1%%://*}" --name execute-api --region us-east-1 \
+    --port "127.0.0.1:$2" --admin-listen "127.0.0.1:$(($2 + 1))" --ca-file "$work/certs/ca.pem" \
+    --log-level warn >"$work/sidecar-$2.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$work/sidecar-$2.pid"
+}
+start_sidecar http://127.0.0.1:18481 18405
+start_sidecar https://localhost:18482 18407
+sleep 1
+for p in 18405 18407; do
+  echo "idle RSS sidecar:$p $(awk '/VmRSS/{print $2" "$3}' /proc/$(cat "$work/sidecar-$p.pid")/status)"
+done
+
+run() {  # label url conns [script]
+  local args=(-t1 -c"$3" -d"${secs}s" --latency)
+  [[ -n "${4:-}" ]] && args+=(-s "$4")
+  local out
+  out=$(wrk "${args[@]}" "$2")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  p50=$(awk '$1=="50%"{print $2}' <<<"$out")
+  p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+  printf '%-34s %10s req/s  p50 %8s  p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+}
+
+post=$root/bench/proxy/post10k.lua
+for round in 1 2; do
+  echo "== round $round"
+  for w in "GET 64c|/metrics|64|" "GET 1c|/metrics|1|" "POST10k 64c|/write|64|$post"; do
+    IFS='|' read -r name path conns script <<<"$w"
+    run "$name direct nginx" "http://127.0.0.1:18481$path" "$conns" "$script"
+    run "$name nginx-as-proxy" "http://127.0.0.1:18483$path" "$conns" "$script"
+    run "$name sidecar -> http" "http://127.0.0.1:18405$path" "$conns" "$script"
+    run "$name sidecar -> https" "http://127.0.0.1:18407$path" "$conns" "$script"
+  done
+done
+for p in 18405 18407; do
+  echo "peak RSS sidecar:$p $(awk '/VmHWM/{print $2" "$3}' /proc/$(cat "$work/sidecar-$p.pid")/status)"
+done

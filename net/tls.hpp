@@ -1,0 +1,16 @@
+#pragma once
+#include <boost/asio/ssl/context.hpp>
+#include <string>
+
+namespace sigv4::net {
+
+struct tls_settings {
+  std::string ca_file;  // empty: the system store (Debian: /etc/ssl/certs)
+  bool verify = true;   // false only with --no-verify-ssl, which logs a warning at start
+};
+
+// A client context: TLS 1.2+, peer verification against the system store or ca_file. Hostname checks and SNI
+// are per connection (see upstream.cpp). Throws std::runtime_error naming the file on a bad ca_file.
+boost::asio::ssl::context make_client_tls_context(const tls_settings& settings);
+
+}  // namespace sigv4::net

@@ -1,0 +1,185 @@
+#include "net/upstream.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cerrno>
+
+namespace sigv4::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::string upstream_key::to_string() const { return scheme + "://" + host + ":" + std::to_string(port); }
+
+std::string_view to_string(failure_kind k) {
+  switch (k) {
+    case failure_kind::resolve: return "resolve";
+    case failure_kind::refused: return "refused";
+    case failure_kind::connect_timeout: return "connect_timeout";
+    case failure_kind::tls: return "tls";
+    case failure_kind::reset: return "reset";
+    case failure_kind::timeout: return "timeout";
+    case failure_kind::closed: return "closed";
+    case failure_kind::protocol: return "protocol";
+  }
+  return "unknown";
+}
+
+connection::connection(plain_stream s, obs::gauge* open) : stream(std::move(s)), open_(open) {
+  if (open_ != nullptr) open_->add(1);
+}
+connection::connection(tls_stream s, obs::gauge* open) : stream(std::move(s)), open_(open) {
+  if (open_ != nullptr) open_->add(1);
+}
+connection::~connection() {
+  if (open_ != nullptr) open_->add(-1);
+}
+
+beast::tcp_stream& connection::tcp() {
+  if (auto* p = std::get_if<plain_stream>(&stream)) return *p;
+  return std::get<tls_stream>(stream).next_layer();
+}
+
+bool connection::looks_reusable() {
+  auto& sock = tcp().socket();
+  if (!sock.is_open()) return false;
+  char c;
+  ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  // Nothing to read is the only healthy state for an idle HTTP connection: EOF means the peer closed it, and
+  // bytes mean a close_notify or a stray response.
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+upstream_pool::upstream_pool(upstream_key key, asio::ssl::context* tls, pool_settings settings,
+                             pool_metrics metrics)
+    : key_(std::move(key)), tls_(tls), metrics_(metrics), settings_(settings) {}
+
+upstream_pool::~upstream_pool() {
+  if (metrics_.idle != nullptr) metrics_.idle->add(-static_cast<double>(idle_.size()));
+}
+
+std::unique_ptr<connection> upstream_pool::take_idle() {
+  std::lock_guard lock(mutex_);
+  auto now = std::chrono::steady_clock::now();
+  while (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    if (metrics_.idle != nullptr) metrics_.idle->add(-1);
+    if (now - c->idle_since < settings_.idle_timeout && c->looks_reusable()) return c;
+  }
+  return nullptr;
+}
+
+void upstream_pool::release(std::unique_ptr<connection> c) {
+  std::lock_guard lock(mutex_);
+  if (idle_.size() >= settings_.max_idle) return;  // c closes here
+  c->idle_since = std::chrono::steady_clock::now();
+  c->tcp().expires_never();
+  idle_.push_back(std::move(c));
+  if (metrics_.idle != nullptr) metrics_.idle->add(1);
+}
+
+void upstream_pool::sweep() {
+  std::lock_guard lock(mutex_);
+  auto now = std::chrono::steady_clock::now();
+  auto before = idle_.size();
+  std::erase_if(idle_, [&](const auto& c) { return now - c->idle_since >= settings_.idle_timeout; });
+  if (metrics_.idle != nullptr) metrics_.idle->add(-static_cast<double>(before - idle_.size()));
+}
+
+void upstream_pool::update_settings(const pool_settings& s) {
+  std::lock_guard lock(mutex_);
+  settings_ = s;
+}
+
+std::size_t upstream_pool::idle_count() const {
+  std::lock_guard lock(mutex_);
+  return idle_.size();
+}
+
+namespace {
+
+failure classify_connect(const boost::system::error_code& ec, const upstream_key& key, std::string_view step,
+                         std::chrono::milliseconds timeout) {
+  if (ec == beast::error::timeout) {
+    return {failure_kind::connect_timeout,
+            "upstream " + key.to_string() + ": " + std::string(step) + " timed out after " +
+                std::to_string(timeout.count()) + "ms"};
+  }
+  if (ec == asio::error::connection_refused) {
+    return {failure_kind::refused, "upstream " + key.to_string() + ": connection refused"};
+  }
+  return {failure_kind::reset, "upstream " + key.to_string() + ": " + std::string(step) + " failed: " + ec.message()};
+}
+
+}  // namespace
+
+asio::awaitable<std::unique_ptr<connection>> upstream_pool::connect(failure& err) {
+  auto ex = co_await asio::this_coro::executor;
+  pool_settings s;
+  {
+    std::lock_guard lock(mutex_);
+    s = settings_;
+  }
+  std::string host = key_.host;
+  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+
+  tcp::resolver resolver(ex);
+  // The resolver has no timeout of its own; the connect timeout below bounds the rest.
+  auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(key_.port), use_tuple);
+  if (rec) {
+    err = {failure_kind::resolve, "upstream " + key_.to_string() + ": cannot resolve host: " + rec.message()};
+    co_return nullptr;
+  }
+
+  beast::tcp_stream tcp_s(ex);
+  tcp_s.expires_after(s.connect_timeout);
+  auto [cec, ep] = co_await tcp_s.async_connect(endpoints, use_tuple);
+  if (cec) {
+    err = classify_connect(cec, key_, "connect", s.connect_timeout);
+    co_return nullptr;
+  }
+  tcp_s.socket().set_option(tcp::no_delay(true));
+
+  if (tls_ == nullptr) {
+    tcp_s.expires_never();
+    co_return std::make_unique<connection>(std::move(tcp_s), metrics_.open);
+  }
+
+  connection::tls_stream tls_s(std::move(tcp_s), *tls_);
+  if (!key_.tls_name.empty()) host = key_.tls_name;
+  boost::system::error_code addr_ec;
+  asio::ip::make_address(host, addr_ec);
+  const bool is_ip = !addr_ec;
+  // SNI only for names (RFC 6066 forbids IP literals); the certificate is checked against the name or the IP.
+  if (!is_ip && !SSL_set_tlsext_host_name(tls_s.native_handle(), host.c_str())) {
+    err = {failure_kind::tls, "upstream " + key_.to_string() + ": cannot set TLS SNI"};
+    co_return nullptr;
+  }
+  if (SSL_CTX_get_verify_mode(tls_->native_handle()) != SSL_VERIFY_NONE) {
+    tls_s.set_verify_callback(asio::ssl::host_name_verification(host));
+  }
+  auto [hec] = co_await tls_s.async_handshake(asio::ssl::stream_base::client, use_tuple);
+  if (hec) {
+    if (hec == beast::error::timeout) {
+      err = classify_connect(hec, key_, "TLS handshake", s.connect_timeout);
+    } else {
+      std::string reason = hec.message();
+      long verify = SSL_get_verify_result(tls_s.native_handle());
+      if (verify != X509_V_OK) reason = X509_verify_cert_error_string(verify);
+      err = {failure_kind::tls, "upstream " + key_.to_string() + ": TLS handshake failed: " + reason};
+    }
+    co_return nullptr;
+  }
+  tls_s.next_layer().expires_never();
+  co_return std::make_unique<connection>(std::move(tls_s), metrics_.open);
+}
+
+}  // namespace sigv4::net

@@ -1,0 +1,108 @@
+#pragma once
+// A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in the text
+// exposition format. Children are created once per label set and then updated lock-free; callers on a hot path
+// keep the reference that with() returns.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sigv4::obs {
+
+class counter {
+ public:
+  void inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+class gauge {
+ public:
+  void set(double v) { v_.store(v, std::memory_order_relaxed); }
+  void add(double d) { v_.fetch_add(d, std::memory_order_relaxed); }
+  double value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> v_{0};
+};
+
+class histogram {
+ public:
+  explicit histogram(const std::vector<double>& bounds);
+  void observe(double v);
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // one per bound, plus +Inf
+  std::atomic<double> sum_{0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+class family_base {
+ public:
+  family_base(std::string name, std::string help, std::string type, std::vector<std::string> label_names)
+      : name_(std::move(name)), help_(std::move(help)), type_(std::move(type)), labels_(std::move(label_names)) {}
+  virtual ~family_base() = default;
+  void render(std::string& out) const;
+
+ protected:
+  virtual void render_children(std::string& out) const = 0;
+  std::string label_text(const std::vector<std::string>& values) const;
+  std::string name_, help_, type_;
+  std::vector<std::string> labels_;
+};
+
+template <class Metric>
+class family : public family_base {
+ public:
+  using factory = std::function<std::unique_ptr<Metric>()>;
+  family(std::string name, std::string help, std::string type, std::vector<std::string> label_names, factory make)
+      : family_base(std::move(name), std::move(help), std::move(type), std::move(label_names)),
+        make_(std::move(make)) {}
+
+  Metric& with(std::initializer_list<std::string_view> values) {
+    std::vector<std::string> key(values.begin(), values.end());
+    std::lock_guard lock(mutex_);
+    auto& slot = children_[key];
+    if (!slot) slot = make_();
+    return *slot;
+  }
+
+ private:
+  void render_children(std::string& out) const override;
+  factory make_;
+  mutable std::mutex mutex_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
+};
+
+using counter_family = family<counter>;
+using gauge_family = family<gauge>;
+using histogram_family = family<histogram>;
+
+class registry {
+ public:
+  counter_family& counters(std::string name, std::string help, std::vector<std::string> labels = {});
+  gauge_family& gauges(std::string name, std::string help, std::vector<std::string> labels = {});
+  histogram_family& histograms(std::string name, std::string help, std::vector<std::string> labels,
+                               std::vector<double> bounds);
+  // Text exposition format 0.0.4.
+  std::string render() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<family_base>> families_;
+};
+
+// Latency buckets in seconds, 100 µs to 60 s.
+const std::vector<double>& latency_buckets();
+
+}  // namespace sigv4::obs

@@ -1,0 +1,376 @@
+#include "proxy/forward.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <variant>
+
+#include "obs/log.hpp"
+#include "proxy/server.hpp"
+#include "signer/signer.hpp"
+
+namespace sigv4::app {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Lower-case tokens of every Connection header: the headers they name are hop-by-hop too.
+std::vector<std::string> connection_tokens(const http::fields& f) {
+  std::vector<std::string> out;
+  for (const auto& field : f) {
+    if (lower(field.name_string()) != "connection") continue;
+    std::string_view v = field.value();
+    std::size_t start = 0;
+    while (start <= v.size()) {
+      auto end = v.find(',', start);
+      if (end == std::string_view::npos) end = v.size();
+      auto tok = v.substr(start, end - start);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (!tok.empty()) out.push_back(lower(tok));
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
+bool hop_by_hop(std::string_view n) {
+  return n == "connection" || n == "keep-alive" || n == "te" || n == "trailer" || n == "transfer-encoding" ||
+         n == "upgrade" || n.starts_with("proxy-");
+}
+
+// What must not travel upstream: hop-by-hop headers, the client's own signing headers (we sign afresh),
+// Expect (answered here) and the route's strip list.
+void strip_request_headers(http::fields& f, const std::vector<std::string>& strip) {
+  auto named = connection_tokens(f);
+  for (auto it = f.begin(); it != f.end();) {
+    std::string n = lower(it->name_string());
+    bool drop = hop_by_hop(n) || n == "expect" || n == "authorization" || n == "x-amz-date" ||
+                n == "x-amz-security-token" || n == "x-amz-content-sha256";
+    for (const auto& x : named) drop = drop || n == x;
+    for (const auto& x : strip) drop = drop || n == x;
+    it = drop ? f.erase(it) : std::next(it);
+  }
+}
+
+void strip_response_headers(http::fields& f) {
+  auto named = connection_tokens(f);
+  for (auto it = f.begin(); it != f.end();) {
+    std::string n = lower(it->name_string());
+    // Transfer-Encoding stays: the serializer re-frames the body according to it.
+    bool drop = n != "transfer-encoding" && hop_by_hop(n);
+    for (const auto& x : named) drop = drop || n == x;
+    it = drop ? f.erase(it) : std::next(it);
+  }
+}
+
+// The canonical request carries the session token in its x-amz-security-token line: never log it.
+std::string redact_token(std::string text) {
+  auto at = text.find("x-amz-security-token:");
+  if (at != std::string::npos) {
+    auto end = text.find('\n', at);
+    text.replace(at + 21, (end == std::string::npos ? text.size() : end) - at - 21, "<redacted>");
+  }
+  return text;
+}
+
+obs::rate_limiter& mismatch_log_limiter() {
+  static obs::rate_limiter l(std::chrono::seconds(10));
+  return l;
+}
+
+obs::rate_limiter& upstream_log_limiter() {
+  static obs::rate_limiter l(std::chrono::seconds(1));
+  return l;
+}
+
+enum class outcome { done, retry, failed, broken };
+
+struct exchange_result {
+  outcome what = outcome::failed;
+  bool reusable = false;
+  net::failure fail{net::failure_kind::protocol, {}};
+  int status = 0;
+  std::size_t bytes_out = 0;
+};
+
+struct exchange_args {
+  request_context& ctx;
+  const net::upstream_key& key;
+  const sigv4::header_signature& sig;
+  bool reused;
+};
+
+template <class Stream>
+asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::request<hashing_body>& req,
+                                          exchange_args a) {
+  auto& ctx = a.ctx;
+  auto& s = ctx.w.shared;
+  const auto& t = ctx.rt->cfg.timeouts;
+  const auto upstream_start = clock::now();
+  exchange_result r;
+  auto fail = [&](net::failure_kind k, std::string msg, bool retryable) {
+    r.what = retryable ? outcome::retry : outcome::failed;
+    r.fail = {k, "upstream " + a.key.to_string() + ": " + std::move(msg)};
+    return r;
+  };
+
+  c.tcp().expires_after(t.upstream_response_header);
+  auto [wec, wn] = co_await http::async_write(up, req, use_tuple);
+  if (wec) {
+    if (wec == beast::error::timeout) co_return fail(net::failure_kind::timeout, "sending the request timed out", false);
+    co_return fail(net::failure_kind::reset, "sending the request failed: " + wec.message(), a.reused);
+  }
+
+  http::response_parser<http::buffer_body> p;
+  p.body_limit(boost::none);
+  p.header_limit(64 * 1024);
+  if (ctx.head) p.skip(true);
+  auto [rec, rn] = co_await http::async_read_header(up, c.buffer, p, use_tuple);
+  if (rec) {
+    if (rec == beast::error::timeout) {
+      co_return fail(net::failure_kind::timeout,
+                     "no response header within " + std::to_string(t.upstream_response_header.count()) + "ms",
+                     false);
+    }
+    const bool nothing_yet = !p.got_some();
+    if (rec == http::error::end_of_stream || rec == asio::error::eof) {
+      co_return fail(net::failure_kind::closed, "connection closed before a response", a.reused && nothing_yet);
+    }
+    if (rec == asio::error::connection_reset || rec == asio::error::broken_pipe) {
+      co_return fail(net::failure_kind::reset, "connection reset before a response", a.reused && nothing_yet);
+    }
+    co_return fail(net::failure_kind::protocol, "invalid response: " + rec.message(), a.reused && nothing_yet);
+  }
+  s.metrics.upstream_duration.with({ctx.route_name})
+      .observe(std::chrono::duration<double>(clock::now() - upstream_start).count());
+
+  auto& res = p.get();
+  r.status = res.result_int();
+  strip_response_headers(res);
+  const bool body_ahead = !ctx.head && !p.is_done();
+  if (body_ahead && !res.has_content_length() && !res.chunked()) {
+    // Delimited by the upstream closing: re-frame as chunked for HTTP/1.1 clients, close for HTTP/1.0 ones.
+    if (ctx.version >= 11) {
+      res.chunked(true);
+    } else {
+      ctx.client_keep_alive = false;
+    }
+  }
+  res.version(ctx.version);
+  res.keep_alive(ctx.client_keep_alive);
+
+  http::serializer<false, http::buffer_body> sr{res};
+  if (!body_ahead) {
+    ctx.client.expires_after(t.client_body);
+    auto [hec, hn] = co_await http::async_write_header(ctx.client, sr, use_tuple);
+    if (!hec && !ctx.head && !sr.is_done()) {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+      std::tie(hec, hn) = co_await http::async_write(ctx.client, sr, use_tuple);
+    }
+    r.what = hec ? outcome::broken : outcome::done;
+    r.reusable = !hec && p.keep_alive() && p.is_done();
+    co_return r;
+  }
+
+  char buf[16384];
+  bool checked_mismatch = r.status != 403;
+  do {
+    if (!p.is_done()) {
+      res.body().data = buf;
+      res.body().size = sizeof buf;
+      c.tcp().expires_after(t.upstream_response_header);
+      auto [ec, n] = co_await http::async_read_some(up, c.buffer, p, use_tuple);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        // The status line is already on its way to the client: all that can be done is to cut the
+        // connection so the client sees a truncated response, never a complete-looking one.
+        s.metrics.upstream_errors.with({a.key.to_string(), ec == beast::error::timeout ? "timeout" : "reset"}).inc();
+        r.what = outcome::broken;
+        r.fail = {net::failure_kind::reset, "upstream " + a.key.to_string() + ": body cut short: " + ec.message()};
+        co_return r;
+      }
+      res.body().size = sizeof buf - res.body().size;
+      res.body().data = buf;
+      res.body().more = !p.is_done();
+      r.bytes_out += res.body().size;
+      if (!checked_mismatch && res.body().size > 0) {
+        checked_mismatch = true;
+        std::string_view text(buf, res.body().size);
+        if (text.find("signature we calculated does not match") != std::string_view::npos ||
+            text.find("SignatureDoesNotMatch") != std::string_view::npos) {
+          s.metrics.signature_mismatches.with({ctx.route_name}).inc();
+          std::uint64_t suppressed = 0;
+          if (mismatch_log_limiter().allow(suppressed)) {
+            obs::warn("upstream says the signature does not match; compare with its expected canonical request",
+                      {{"route", ctx.route_name},
+                       {"upstream", a.key.to_string()},
+                       {"canonical_request", redact_token(a.sig.canonical_request)},
+                       {"string_to_sign", a.sig.string_to_sign},
+                       {"suppressed", suppressed}});
+          }
+        }
+      }
+    } else {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+    }
+    ctx.client.expires_after(t.client_body);
+    auto [wec2, wn2] = co_await http::async_write(ctx.client, sr, use_tuple);
+    if (wec2 == http::error::need_buffer) wec2 = {};
+    if (wec2) {
+      r.what = outcome::broken;
+      co_return r;
+    }
+  } while (!p.is_done() && !sr.is_done());
+  if (!sr.is_done()) {
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    auto [wec3, wn3] = co_await http::async_write(ctx.client, sr, use_tuple);
+    if (wec3 && wec3 != http::error::need_buffer) {
+      r.what = outcome::broken;
+      co_return r;
+    }
+  }
+  r.what = outcome::done;
+  r.reusable = p.keep_alive();
+  co_return r;
+}
+
+void record(request_context& ctx, int status, std::size_t bytes_out) {
+  auto& m = ctx.w.shared.metrics;
+  m.requests.with({ctx.route_name, std::to_string(status)}).inc();
+  m.request_duration.with({ctx.route_name})
+      .observe(std::chrono::duration<double>(clock::now() - ctx.start).count());
+  if (ctx.bytes_in) m.bytes_in.with({ctx.route_name}).inc(ctx.bytes_in);
+  if (bytes_out) m.bytes_out.with({ctx.route_name}).inc(bytes_out);
+}
+
+}  // namespace
+
+asio::awaitable<void> send_error(beast::tcp_stream& client, int status, std::string reason, bool keep_alive,
+                                 unsigned version) {
+  http::response<http::string_body> res{static_cast<http::status>(status), version >= 11 ? 11u : 10u};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.set(http::field::server, "sigv4-sidecar");
+  res.body() = std::move(reason);
+  res.body() += '\n';
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  client.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(client, res, use_tuple);
+}
+
+asio::awaitable<void> finish_with_error(request_context& ctx, int status, std::string reason, bool keep_alive) {
+  if (status >= 500) {
+    std::uint64_t suppressed = 0;
+    if (upstream_log_limiter().allow(suppressed)) {
+      obs::warn("request failed", {{"route", ctx.route_name}, {"status", status}, {"reason", reason},
+                                   {"suppressed", suppressed}});
+    }
+  } else {
+    obs::debug("request refused", {{"route", ctx.route_name}, {"status", status}, {"reason", reason}});
+  }
+  ctx.client_keep_alive = keep_alive;
+  co_await send_error(ctx.client, status, std::move(reason), keep_alive, ctx.version);
+  record(ctx, status, 0);
+}
+
+asio::awaitable<void> forward(request_context& ctx, const decision& d, http::request<hashing_body> req,
+                              const std::string& payload_hash, const creds::snapshot& creds) {
+  auto& s = ctx.w.shared;
+  const route_runtime* route = d.what == decision::kind::route ? d.route : nullptr;
+  static const std::vector<std::string> no_strip;
+  strip_request_headers(req, route ? route->cfg.strip_headers : no_strip);
+  req.target(d.target);
+  req.set(http::field::host, route ? route->host_header : d.host_header);
+  if (route) {
+    for (const auto& [n, v] : route->cfg.add_headers) req.set(n, v);
+  }
+  req.version(11);
+  req.prepare_payload();
+
+  const std::string& region = route ? route->cfg.sigv4.region : d.region;
+  const std::string& service = route ? route->cfg.sigv4.service : d.service;
+  const bool is_s3 = service == "s3";
+  static const header_policy default_policy = header_policy::defaults();
+  std::vector<header> view;
+  view.reserve(16);
+  for (const auto& f : req) view.push_back({f.name_string(), f.value()});
+  signing_params params{.region = region,
+                        .service = service,
+                        .time = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()),
+                        .path = is_s3 ? path_rule::s3() : path_rule::standard(),
+                        .payload_hash = payload_hash,
+                        .content_sha256_header = is_s3 || payload_hash == unsigned_payload,
+                        .policy = route ? &route->policy : &default_policy};
+  const header_signature sig = s.signing.sign_headers({req.method_string(), req.target(), view}, creds.creds, params);
+  for (const auto& h : sig.headers) req.insert(h.name, h.value);
+
+  const net::upstream_key& key = route ? route->key : d.key;
+  net::upstream_pool& pool = ctx.w.pool_for(key, *ctx.rt);
+  exchange_result r;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto conn = attempt == 0 ? pool.take_idle() : nullptr;
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      net::failure err{net::failure_kind::protocol, {}};
+      conn = co_await pool.connect(err);
+      if (!conn) {
+        s.metrics.upstream_errors.with({key.to_string(), std::string(net::to_string(err.kind))}).inc();
+        int status = err.kind == net::failure_kind::connect_timeout ? 504 : 502;
+        co_await finish_with_error(ctx, status, err.message, ctx.client_keep_alive);
+        co_return;
+      }
+    }
+    exchange_args args{ctx, key, sig, reused};
+    r = co_await std::visit([&](auto& stream) { return exchange(stream, *conn, req, args); }, conn->stream);
+    ++conn->exchanges;
+    if (r.what == outcome::retry && attempt == 0) {
+      s.metrics.upstream_retries.with({key.to_string()}).inc();
+      obs::debug("retrying on a fresh connection", {{"upstream", key.to_string()}, {"reason", r.fail.message}});
+      continue;
+    }
+    if (r.what == outcome::done && r.reusable) pool.release(std::move(conn));
+    break;
+  }
+
+  switch (r.what) {
+    case outcome::done:
+      record(ctx, r.status, r.bytes_out);
+      obs::debug("request", {{"route", ctx.route_name}, {"status", r.status}, {"upstream", key.to_string()}});
+      break;
+    case outcome::retry:
+    case outcome::failed: {
+      s.metrics.upstream_errors.with({key.to_string(), std::string(net::to_string(r.fail.kind))}).inc();
+      int status = r.fail.kind == net::failure_kind::timeout ? 504 : 502;
+      co_await finish_with_error(ctx, status, r.fail.message, ctx.client_keep_alive);
+      break;
+    }
+    case outcome::broken:
+      ctx.client_keep_alive = false;
+      record(ctx, r.status, r.bytes_out);
+      if (!r.fail.message.empty()) obs::warn("response cut short", {{"route", ctx.route_name}, {"reason", r.fail.message}});
+      break;
+  }
+}
+
+}  // namespace sigv4::app

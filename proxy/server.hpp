@@ -1,0 +1,60 @@
+#pragma once
+// The running proxy: worker threads (one io_context each, so a connection and the upstream connections it uses
+// never change thread and need no strand), the listener, the admin endpoints, signals and reload.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "creds/store.hpp"
+#include "net/upstream.hpp"
+#include "obs/metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
+#include "proxy/routing.hpp"
+#include "signer/signer.hpp"
+
+namespace sigv4::app {
+
+struct shared_state {
+  shared_state(std::shared_ptr<const runtime> initial, creds::credential_store& c, obs::registry& reg,
+               std::unique_ptr<boost::asio::ssl::context> tls_ctx)
+      : rt(std::move(initial)), creds(c), registry(reg), metrics(reg), tls(std::move(tls_ctx)) {}
+
+  std::atomic<std::shared_ptr<const runtime>> rt;
+  creds::credential_store& creds;
+  obs::registry& registry;
+  proxy_metrics metrics;
+  std::unique_ptr<boost::asio::ssl::context> tls;
+  sigv4::signer signing;  // thread-safe; caches derived keys
+  std::atomic<bool> draining{false};
+  std::atomic<std::size_t> connections{0};
+};
+
+struct worker {
+  explicit worker(shared_state& s) : ioc(1), shared(s) {}
+
+  net::upstream_pool& pool_for(const net::upstream_key& key, const runtime& rt);
+  void sweep_pools();
+  void close_idle_sessions();
+
+  boost::asio::io_context ioc;
+  shared_state& shared;
+  std::map<net::upstream_key, std::unique_ptr<net::upstream_pool>> pools;
+  // Sessions waiting for their next request; closed at once when the proxy drains. Only touched on ioc's thread.
+  std::set<boost::beast::tcp_stream*> idle_sessions;
+  std::size_t active_sessions = 0;
+};
+
+// One client connection, start to end. Exceptions are bugs: the caller logs them and only this session dies.
+boost::asio::awaitable<void> run_session(worker& w, boost::asio::ip::tcp::socket socket);
+
+// The admin endpoints: /-/healthy, /-/ready, /metrics.
+boost::asio::awaitable<void> run_admin_session(shared_state& s, boost::asio::ip::tcp::socket socket);
+
+}  // namespace sigv4::app

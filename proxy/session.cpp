@@ -1,0 +1,216 @@
+// One client connection: read a request, decide where it goes, strip what must not travel, sign, forward
+// over a pooled upstream connection and stream the response back.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "obs/log.hpp"
+#include "proxy/forward.hpp"
+#include "proxy/hashing_body.hpp"
+#include "proxy/server.hpp"
+#include "signer/time.hpp"
+
+namespace sigv4::app {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (l(a[i]) != l(b[i])) return false;
+  }
+  return true;
+}
+
+bool has_body_pending(const http::request_parser<hashing_body>& p) { return !p.is_done(); }
+
+}  // namespace
+
+asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
+  shared_state& s = w.shared;
+  ++w.active_sessions;
+  s.connections.fetch_add(1);
+  s.metrics.connections.with({}).add(1);
+  struct leave_guard {
+    worker& w;
+    ~leave_guard() {
+      --w.active_sessions;
+      w.shared.connections.fetch_sub(1);
+      w.shared.metrics.connections.with({}).add(-1);
+    }
+  } guard{w};
+
+  beast::tcp_stream client(std::move(socket));
+  beast::flat_buffer buffer;
+  payload_hasher hasher;
+  bool first = true;
+
+  for (;;) {
+    auto rt = s.rt.load();
+    const auto& t = rt->cfg.timeouts;
+
+    // Wait for the first byte of the next request; an idle connection may be closed by a drain.
+    if (buffer.size() == 0) {
+      if (s.draining) break;
+      client.expires_after(first ? t.client_header : t.client_idle);
+      w.idle_sessions.insert(&client);
+      auto [ec, n] = co_await client.socket().async_read_some(buffer.prepare(8192), use_tuple);
+      w.idle_sessions.erase(&client);
+      if (ec || n == 0) break;
+      buffer.commit(n);
+    }
+    first = false;
+
+    http::request_parser<hashing_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(rt->cfg.limits.max_header_bytes));
+    parser.body_limit(rt->cfg.limits.max_request_body);
+    client.expires_after(t.client_header);
+    auto [hec, hn] = co_await http::async_read_header(client, buffer, parser, use_tuple);
+    if (hec) {
+      if (hec == http::error::end_of_stream || hec == asio::error::connection_reset) break;
+      if (hec == beast::error::timeout) {
+        s.metrics.client_errors.with({"header_timeout"}).inc();
+        co_await send_error(client, 408, "request header not received within " +
+                                             std::to_string(t.client_header.count()) + "ms",
+                            false, 11);
+      } else if (hec == http::error::header_limit) {
+        s.metrics.client_errors.with({"header_too_large"}).inc();
+        co_await send_error(client, 431,
+                            "request header larger than " + std::to_string(rt->cfg.limits.max_header_bytes) +
+                                " bytes",
+                            false, 11);
+      } else if (hec == http::error::body_limit) {
+        s.metrics.client_errors.with({"body_too_large"}).inc();
+        co_await send_error(client, 413,
+                            "request body larger than max_request_body (" +
+                                std::to_string(rt->cfg.limits.max_request_body) + " bytes)",
+                            false, 11);
+      } else {
+        s.metrics.client_errors.with({"malformed"}).inc();
+        co_await send_error(client, 400, "malformed request: " + hec.message(), false, 11);
+      }
+      break;
+    }
+
+    request_context ctx{.w = w,
+                        .rt = rt,
+                        .client = client,
+                        .start = std::chrono::steady_clock::now(),
+                        .route_name = {},
+                        .version = 11,
+                        .head = false,
+                        .client_keep_alive = true,
+                        .bytes_in = 0};
+    auto& req = parser.get();
+    ctx.version = req.version();
+    ctx.head = req.method() == http::verb::head;
+    ctx.client_keep_alive = req.keep_alive() && !s.draining;
+    std::string_view host = req[http::field::host];
+
+    // Both framings at once is how requests are smuggled past proxies: refuse rather than pick one.
+    if (req.count(http::field::content_length) != 0 && req.count(http::field::transfer_encoding) != 0) {
+      s.metrics.client_errors.with({"malformed"}).inc();
+      co_await send_error(client, 400, "request has both Content-Length and Transfer-Encoding", false, ctx.version);
+      break;
+    }
+    if (ctx.version >= 11 && req.count(http::field::host) != 1) {
+      s.metrics.client_errors.with({"malformed"}).inc();
+      co_await send_error(client, 400, "HTTP/1.1 request needs exactly one Host header", false, ctx.version);
+      break;
+    }
+
+    decision d = decide(*rt, req.method_string(), req.target(), host);
+    ctx.route_name = d.what == decision::kind::route     ? d.route->cfg.name
+                     : d.what == decision::kind::forward ? std::string("forward-proxy")
+                                                         : std::string("none");
+    if (d.what == decision::kind::reject) {
+      // Unread body bytes would be taken for the next request: close instead.
+      bool keep = ctx.client_keep_alive && !has_body_pending(parser);
+      co_await finish_with_error(ctx, d.status, d.reason, keep);
+      if (!keep) break;
+      continue;
+    }
+
+    auto creds = s.creds.current();
+    if (!creds || creds->creds.empty()) {
+      s.metrics.signing_errors.with({ctx.route_name, "no_credentials"}).inc();
+      bool keep = ctx.client_keep_alive && !has_body_pending(parser);
+      co_await finish_with_error(ctx, 503, "no AWS credentials available: " + s.creds.unavailable_reason() +
+                                               "; the request was not sent",
+                                 keep);
+      if (!keep) break;
+      continue;
+    }
+    if (creds->expiration && *creds->expiration <= std::chrono::system_clock::now()) {
+      s.metrics.signing_errors.with({ctx.route_name, "credentials_expired"}).inc();
+      bool keep = ctx.client_keep_alive && !has_body_pending(parser);
+      co_await finish_with_error(ctx, 503,
+                                 "AWS credentials from " + creds->provider +
+                                     " have expired and could not be refreshed; the request was not sent",
+                                 keep);
+      if (!keep) break;
+      continue;
+    }
+
+    const bool unsigned_body =
+        d.what == decision::kind::route && d.route->cfg.sigv4.unsigned_payload;
+    if (has_body_pending(parser)) {
+      if (iequals(req[http::field::expect], "100-continue")) {
+        client.expires_after(t.client_body);
+        std::string_view cont = ctx.version >= 11 ? "HTTP/1.1 100 Continue\r\n\r\n" : "";
+        if (!cont.empty()) {
+          auto [cec, cn] = co_await asio::async_write(client, asio::buffer(cont), use_tuple);
+          if (cec) break;
+        }
+      }
+      parser.get().body().hasher = unsigned_body ? nullptr : &hasher;
+      client.expires_after(t.client_body);
+      auto [bec, bn] = co_await http::async_read(client, buffer, parser, use_tuple);
+      if (bec) {
+        if (bec == http::error::body_limit) {
+          s.metrics.client_errors.with({"body_too_large"}).inc();
+          co_await finish_with_error(ctx, 413,
+                                     "request body larger than max_request_body (" +
+                                         std::to_string(rt->cfg.limits.max_request_body) + " bytes)",
+                                     false);
+        } else if (bec == beast::error::timeout) {
+          s.metrics.client_errors.with({"body_timeout"}).inc();
+          co_await finish_with_error(
+              ctx, 408, "request body not received within " + std::to_string(t.client_body.count()) + "ms",
+              false);
+        } else if (bec != http::error::end_of_stream && bec != asio::error::connection_reset &&
+                   bec != http::error::partial_message) {
+          s.metrics.client_errors.with({"malformed"}).inc();
+          co_await finish_with_error(ctx, 400, "malformed request body: " + bec.message(), false);
+        }
+        break;
+      }
+    }
+
+    http::request<hashing_body> up = parser.release();
+    const std::string payload_hash = unsigned_body                 ? std::string(unsigned_payload)
+                                     : up.body().data.empty()      ? std::string(empty_payload_sha256)
+                                                                   : hasher.finish_hex();
+    up.body().hasher = nullptr;
+    ctx.bytes_in = up.body().data.size();
+    co_await forward(ctx, d, std::move(up), payload_hash, *creds);
+    if (!ctx.client_keep_alive) break;
+  }
+
+  beast::error_code ec;
+  client.socket().shutdown(tcp::socket::shutdown_send, ec);
+  client.close();
+}
+
+}  // namespace sigv4::app
