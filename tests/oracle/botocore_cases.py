@@ -167,8 +167,10 @@ def botocore_sign(case):
             request.context["payload_signing_enabled"] = False
         auth = botocore.auth.SigV4Auth(creds, case["service"], case["region"])
         auth.add_auth(request)
+        authorization = request.headers["Authorization"]
+        del request.headers["Authorization"]  # it was not part of what was signed
         canonical = auth.canonical_request(request)
-        return request.headers["Authorization"], canonical
+        return authorization, canonical
     finally:
         botocore.auth.datetime.datetime = real
 
