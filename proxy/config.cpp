@@ -78,8 +78,16 @@ void read_timeouts(yaml_reader& r, const YAML::Node& node, int line, timeouts_co
 }
 
 void read_forward_proxy(yaml_reader& r, const YAML::Node& node, int line, forward_proxy_config& out) {
-  r.for_each_key(node, line, "forward_proxy", {"allow", "upstream_scheme"},
+  r.for_each_key(node, line, "forward_proxy", {"allow", "upstream_scheme", "connect_to"},
                  [&](std::string_view key, const YAML::Node& v, int kl) {
+                   if (key == "connect_to") {
+                     auto s = r.string(v, kl, "forward_proxy.connect_to");
+                     if (!s) return;
+                     if (auto problem = connect_to_problem(*s))
+                       return r.error(kl, "'forward_proxy." + problem->substr(1));
+                     out.connect_to = lower(*s);
+                     return;
+                   }
                    if (key == "upstream_scheme") {
                      auto s = r.string(v, kl, "forward_proxy.upstream_scheme");
                      if (s && *s != "http" && *s != "https") {

@@ -34,6 +34,8 @@ bool valid_header_value(std::string_view value);
 bool valid_host(std::string_view host);
 // "host" or "host:port"; for sign_host and --host, whose port is part of the signed Host header.
 bool valid_host_and_port(std::string_view s);
+// connect_to: "host:port" with the port required; returns the problem, or nullopt when fine.
+std::optional<std::string> connect_to_problem(std::string_view s);
 // "host:port", "[v6]:port" or ":port" (= 127.0.0.1:port), returned as "host:port". Port 0 (any free port)
 // is allowed because tests bind that way.
 std::optional<std::string> normalize_listen(std::string_view s, std::string* error);

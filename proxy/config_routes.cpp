@@ -135,47 +135,53 @@ void read_route(yaml_reader& r, const YAML::Node& node, int line, std::size_t in
   }
   int upstream_line = 0;
   sigv4_given given;
-  r.for_each_key(node, line, where,
-                 {"name", "match", "upstream", "sign_host", "sigv4", "strip_headers", "headers"},
-                 [&](std::string_view key, const YAML::Node& v, int kl) {
-                   if (key == "name") {
-                     auto s = r.string(v, kl, key);
-                     if (s && !valid_route_name(*s)) {
-                       r.error(kl, "route name '" + *s + "' may only hold letters, digits, '-', '_' and '.'");
-                     } else if (s) {
-                       route.name = *s;
-                     }
-                   } else if (key == "match") {
-                     read_match(r, v, kl, route);
-                   } else if (key == "upstream") {
-                     upstream_line = yaml_reader::line_of(v, kl);
-                     auto s = r.string(v, kl, key);
-                     if (!s) return;
-                     std::string problem;
-                     auto u = net::parse_url(*s, &problem);
-                     if (!u) {
-                       r.error(upstream_line, "'upstream' '" + *s + "': " + problem);
-                     } else if (u->target.find('?') != std::string::npos) {
-                       r.error(upstream_line, "'upstream' '" + *s +
-                                                  "' must not have a query; the client's query is passed on");
-                     } else {
-                       route.upstream = std::move(*u);
-                     }
-                   } else if (key == "sign_host") {
-                     auto s = r.string(v, kl, key);
-                     if (s && !valid_host_and_port(*s)) {
-                       r.error(kl, "'sign_host': invalid host '" + *s + "'");
-                     } else if (s) {
-                       route.sign_host = lower(*s);
-                     }
-                   } else if (key == "sigv4") {
-                     given = read_sigv4(r, v, kl, route.sigv4);
-                   } else if (key == "strip_headers") {
-                     route.strip_headers = header_names(r, v, kl, key);
-                   } else {
-                     read_added_headers(r, v, kl, route);
-                   }
-                 });
+  r.for_each_key(
+      node, line, where,
+      {"name", "match", "upstream", "sign_host", "connect_to", "sigv4", "strip_headers", "headers"},
+      [&](std::string_view key, const YAML::Node& v, int kl) {
+        if (key == "name") {
+          auto s = r.string(v, kl, key);
+          if (s && !valid_route_name(*s)) {
+            r.error(kl, "route name '" + *s + "' may only hold letters, digits, '-', '_' and '.'");
+          } else if (s) {
+            route.name = *s;
+          }
+        } else if (key == "match") {
+          read_match(r, v, kl, route);
+        } else if (key == "upstream") {
+          upstream_line = yaml_reader::line_of(v, kl);
+          auto s = r.string(v, kl, key);
+          if (!s) return;
+          std::string problem;
+          auto u = net::parse_url(*s, &problem);
+          if (!u) {
+            r.error(upstream_line, "'upstream' '" + *s + "': " + problem);
+          } else if (u->target.find('?') != std::string::npos) {
+            r.error(upstream_line,
+                    "'upstream' '" + *s + "' must not have a query; the client's query is passed on");
+          } else {
+            route.upstream = std::move(*u);
+          }
+        } else if (key == "sign_host") {
+          auto s = r.string(v, kl, key);
+          if (s && !valid_host_and_port(*s)) {
+            r.error(kl, "'sign_host': invalid host '" + *s + "'");
+          } else if (s) {
+            route.sign_host = lower(*s);
+          }
+        } else if (key == "connect_to") {
+          auto s = r.string(v, kl, key);
+          if (!s) return;
+          if (auto problem = connect_to_problem(*s)) return r.error(kl, *problem);
+          route.connect_to = lower(*s);
+        } else if (key == "sigv4") {
+          given = read_sigv4(r, v, kl, route.sigv4);
+        } else if (key == "strip_headers") {
+          route.strip_headers = header_names(r, v, kl, key);
+        } else {
+          read_added_headers(r, v, kl, route);
+        }
+      });
   if (upstream_line == 0) {
     r.error(line, where + " ('" + route.name + "') has no 'upstream'");
     return;

@@ -68,6 +68,14 @@ bool valid_host_and_port(std::string_view s) {
          std::ranges::all_of(port, [](char c) { return c >= '0' && c <= '9'; });
 }
 
+std::optional<std::string> connect_to_problem(std::string_view s) {
+  auto host = strip_port(s);
+  if (host.size() == s.size() || !valid_host_and_port(s) || s.ends_with(":0")) {
+    return "'connect_to' must be host:port (e.g. 10.0.0.5:443 or [::1]:8443), not '" + std::string(s) + "'";
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> normalize_listen(std::string_view s, std::string* error) {
   auto fail = [&](std::string message) -> std::optional<std::string> {
     if (error != nullptr) *error = std::move(message);

@@ -112,6 +112,7 @@ TEST(config_file, full_file_round_trip) {
   EXPECT_EQ(amp.upstream.port, 443);
   EXPECT_EQ(amp.upstream.target, "/base");
   EXPECT_EQ(amp.sign_host, "aps-workspaces.us-east-1.amazonaws.com");
+  EXPECT_EQ(amp.connect_to, "vpce.internal:8443");
   EXPECT_EQ(amp.sigv4.region, "us-east-1");
   EXPECT_EQ(amp.sigv4.service, "aps");
   EXPECT_TRUE(amp.sigv4.unsigned_payload);
@@ -124,7 +125,8 @@ TEST(config_file, full_file_round_trip) {
 
   const route_config& second = c.routes[1];
   EXPECT_EQ(second.name, "route-2");
-  EXPECT_EQ(second.line, 38);
+  EXPECT_EQ(second.line, 39);
+  EXPECT_EQ(second.connect_to, "");
   EXPECT_EQ(second.path_prefix, "/");
   EXPECT_EQ(second.host, "");
   EXPECT_EQ(second.upstream.port, 9100);
@@ -136,6 +138,7 @@ TEST(config_file, full_file_round_trip) {
   EXPECT_EQ(c.forward_proxy.allow,
             (std::vector<std::string>{"*.execute-api.us-east-1.amazonaws.com", "example.com"}));
   EXPECT_EQ(c.forward_proxy.upstream_scheme, "http");
+  EXPECT_EQ(c.forward_proxy.connect_to, "[::1]:9443");
 }
 
 TEST(config_file, defaults_for_what_the_file_leaves_out) {
@@ -380,6 +383,23 @@ routes:
   EXPECT_ERROR(r, 10, "'content-length' controls HTTP framing");
   EXPECT_ERROR(r, 12, "header 'x-ok' is set twice");
   EXPECT_EQ(r.errors.size(), 7u) << dump(r.errors);
+}
+
+TEST(config_errors, connect_to_needs_host_and_port) {
+  auto r = parse(R"(
+routes:
+  - upstream: https://aps-workspaces.us-east-1.amazonaws.com
+    connect_to: 10.0.0.5
+  - upstream: https://aps-workspaces.us-east-1.amazonaws.com
+    connect_to: "a/b:443"
+forward_proxy:
+  allow: [example.com]
+  connect_to: "::1:443"
+)");
+  EXPECT_ERROR(r, 3, "'connect_to' must be host:port (e.g. 10.0.0.5:443 or [::1]:8443), not '10.0.0.5'");
+  EXPECT_ERROR(r, 5, "'connect_to' must be host:port");
+  EXPECT_ERROR(r, 8, "'forward_proxy.connect_to' must be host:port");
+  EXPECT_EQ(r.errors.size(), 3u) << dump(r.errors);
 }
 
 TEST(config_errors, static_credentials_are_refused) {
