@@ -80,7 +80,7 @@ run() {  # label url conns [script]
 }
 
 post=$root/bench/proxy/post10k.lua
-for round in 1 2; do
+for round in $(seq 1 "${ROUNDS:-2}"); do
   echo "== round $round"
   for w in "GET 64c|/metrics|64|" "GET 1c|/metrics|1|" "POST10k 64c|/write|64|$post"; do
     IFS='|' read -r name path conns script <<<"$w"

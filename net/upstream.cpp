@@ -32,10 +32,16 @@ std::string_view to_string(failure_kind k) {
   return "unknown";
 }
 
+// Beast reads at most the buffer's spare capacity (and at least 512 bytes): reserve enough that a typical
+// response arrives in one read instead of 512-byte slices.
+constexpr std::size_t read_buffer_bytes = 32 * 1024;
+
 connection::connection(plain_stream s, obs::gauge* open) : stream(std::move(s)), open_(open) {
+  buffer.reserve(read_buffer_bytes);
   if (open_ != nullptr) open_->add(1);
 }
 connection::connection(tls_stream s, obs::gauge* open) : stream(std::move(s)), open_(open) {
+  buffer.reserve(read_buffer_bytes);
   if (open_ != nullptr) open_->add(1);
 }
 connection::~connection() {

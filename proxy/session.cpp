@@ -53,6 +53,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
 
   beast::tcp_stream client(std::move(socket));
   beast::flat_buffer buffer;
+  buffer.reserve(16 * 1024);  // Beast reads into spare capacity only: 16 KiB per read, not 512 bytes
   payload_hasher hasher;
   bool first = true;
 
