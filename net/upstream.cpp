@@ -78,7 +78,11 @@ std::unique_ptr<connection> upstream_pool::take_idle() {
     auto c = std::move(idle_.back());
     idle_.pop_back();
     if (metrics_.idle != nullptr) metrics_.idle->add(-1);
-    if (now - c->idle_since < settings_.idle_timeout && c->looks_reusable()) return c;
+    const auto idle = now - c->idle_since;
+    if (idle >= settings_.idle_timeout) continue;
+    // A connection used within the last second is almost never closed by now, and the retry-once rule covers
+    // the rare one that is: skip the peek (a syscall) on the hot path.
+    if (idle < std::chrono::seconds(1) || c->looks_reusable()) return c;
   }
   return nullptr;
 }

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "obs/log.hpp"
+#include "proxy/fast_io.hpp"
 #include "proxy/server.hpp"
 #include "signer/signer.hpp"
 
@@ -128,8 +129,12 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
     return r;
   };
 
+  http::request_serializer<hashing_body> rsr{req};
+  beast::error_code wec;
+  bool sent = false;
+  if constexpr (std::is_same_v<Stream, net::connection::plain_stream>) sent = write_now(up.socket(), rsr, wec);
   c.tcp().expires_after(t.upstream_response_header);
-  auto [wec, wn] = co_await http::async_write(up, req, use_tuple);
+  if (!sent && !wec) std::tie(wec, std::ignore) = co_await http::async_write(up, rsr, use_tuple);
   if (wec) {
     if (wec == beast::error::timeout) co_return fail(net::failure_kind::timeout, "sending the request timed out", false);
     co_return fail(net::failure_kind::reset, "sending the request failed: " + wec.message(), a.reused);
@@ -175,13 +180,17 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
 
   http::serializer<false, http::buffer_body> sr{res};
   if (!body_ahead) {
+    beast::error_code hec;
     ctx.client.expires_after(t.client_body);
-    auto [hec, hn] = co_await http::async_write_header(ctx.client, sr, use_tuple);
-    if (!hec && !ctx.head && !sr.is_done()) {
+    if (ctx.head) {
+      std::tie(hec, std::ignore) = co_await http::async_write_header(ctx.client, sr, use_tuple);
+    } else {
       res.body().data = nullptr;
       res.body().size = 0;
       res.body().more = false;
-      std::tie(hec, hn) = co_await http::async_write(ctx.client, sr, use_tuple);
+      if (!write_now(ctx.client.socket(), sr, hec) && !hec) {
+        std::tie(hec, std::ignore) = co_await http::async_write(ctx.client, sr, use_tuple);
+      }
     }
     r.what = hec ? outcome::broken : outcome::done;
     r.reusable = !hec && p.keep_alive() && p.is_done();
@@ -190,13 +199,19 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
 
   char buf[16384];
   bool checked_mismatch = r.status != 403;
+  p.eager(true);
   do {
     if (!p.is_done()) {
       res.body().data = buf;
       res.body().size = sizeof buf;
-      c.tcp().expires_after(t.upstream_response_header);
-      auto [ec, n] = co_await http::async_read_some(up, c.buffer, p, use_tuple);
-      if (ec == http::error::need_buffer) ec = {};
+      beast::error_code ec;
+      // Body bytes that came with the header are parsed in place; only an empty buffer means a read.
+      parse_buffered(p, c.buffer, ec);
+      if (!ec && res.body().size == sizeof buf && !p.is_done()) {
+        c.tcp().expires_after(t.upstream_response_header);
+        std::tie(ec, std::ignore) = co_await http::async_read_some(up, c.buffer, p, use_tuple);
+        if (ec == http::error::need_buffer) ec = {};
+      }
       if (ec) {
         // The status line is already on its way to the client: all that can be done is to cut the
         // connection so the client sees a truncated response, never a complete-looking one.
@@ -231,9 +246,12 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       res.body().size = 0;
       res.body().more = false;
     }
-    ctx.client.expires_after(t.client_body);
-    auto [wec2, wn2] = co_await http::async_write(ctx.client, sr, use_tuple);
-    if (wec2 == http::error::need_buffer) wec2 = {};
+    beast::error_code wec2;
+    if (!write_now(ctx.client.socket(), sr, wec2) && !wec2) {
+      ctx.client.expires_after(t.client_body);
+      std::tie(wec2, std::ignore) = co_await http::async_write(ctx.client, sr, use_tuple);
+      if (wec2 == http::error::need_buffer) wec2 = {};
+    }
     if (wec2) {
       r.what = outcome::broken;
       co_return r;

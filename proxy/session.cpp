@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "obs/log.hpp"
+#include "proxy/fast_io.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/hashing_body.hpp"
 #include "proxy/server.hpp"
@@ -76,8 +77,12 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     http::request_parser<hashing_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(rt->cfg.limits.max_header_bytes));
     parser.body_limit(rt->cfg.limits.max_request_body);
-    client.expires_after(t.client_header);
-    auto [hec, hn] = co_await http::async_read_header(client, buffer, parser, use_tuple);
+    beast::error_code hec;
+    parse_buffered(parser, buffer, hec);
+    if (!hec && !parser.is_header_done()) {
+      client.expires_after(t.client_header);
+      std::tie(hec, std::ignore) = co_await http::async_read_header(client, buffer, parser, use_tuple);
+    }
     if (hec) {
       if (hec == http::error::end_of_stream || hec == asio::error::connection_reset) break;
       if (hec == beast::error::timeout) {
@@ -176,8 +181,13 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
         }
       }
       parser.get().body().hasher = unsigned_body ? nullptr : &hasher;
-      client.expires_after(t.client_body);
-      auto [bec, bn] = co_await http::async_read(client, buffer, parser, use_tuple);
+      parser.eager(true);
+      beast::error_code bec;
+      parse_buffered(parser, buffer, bec);
+      if (!bec && !parser.is_done()) {
+        client.expires_after(t.client_body);
+        std::tie(bec, std::ignore) = co_await http::async_read(client, buffer, parser, use_tuple);
+      }
       if (bec) {
         if (bec == http::error::body_limit) {
           s.metrics.client_errors.with({"body_too_large"}).inc();

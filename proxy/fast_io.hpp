@@ -1,0 +1,52 @@
+#pragma once
+// Shortcuts around Asio's completion queue for the common case on loopback: bytes already buffered are parsed
+// in place, and a write the socket can take at once is made at once. Each saved asynchronous completion is a
+// scheduler round trip (an epoll_wait) and, on a VM, syscalls dominate the proxy's cost per request.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace sigv4::app {
+
+// Feeds the parser what `buffer` holds and consumes it. Returns false with ec set on a parse error;
+// need_more and need_buffer are not errors (the caller goes asynchronous, or empties its body buffer).
+template <class Parser>
+bool parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::beast::error_code& ec) {
+  namespace http = boost::beast::http;
+  ec = {};
+  while (buffer.size() != 0 && !parser.is_done()) {
+    std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+      return true;
+    }
+    if (ec) return false;
+    if (parser.is_header_done() && !parser.eager()) break;
+    if (used == 0) break;
+  }
+  return true;
+}
+
+// Writes as much of the serializer as the socket takes without blocking. Returns true when the message is
+// done (or the serializer waits for more body: need_buffer); false when the rest must go asynchronously
+// (ec empty) or on a real error (ec set).
+template <class Serializer>
+bool write_now(boost::asio::ip::tcp::socket& socket, Serializer& sr, boost::beast::error_code& ec) {
+  namespace http = boost::beast::http;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  if (ec) return false;
+  http::write(socket, sr, ec);
+  if (ec == http::error::need_buffer) {
+    ec = {};
+    return true;
+  }
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    ec = {};
+    return false;
+  }
+  return !ec && sr.is_done();
+}
+
+}  // namespace sigv4::app
