@@ -10,6 +10,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-botocore
+  prometheus curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx)

@@ -1,41 +1,104 @@
 #!/usr/bin/env bash
-# The main job. For now (the proxy is next): build, then sign a remote_write request the way the sidecar will,
-# and have botocore (an independent SigV4 implementation) recompute the signature from the same inputs.
+# The main job: a local demo pipeline, all on loopback.
+#
+#   Prometheus (agent) --remote_write--> sigv4-sidecar :8005 --signed--> verifier (stand-in for AWS AMP:
+#   recomputes every SigV4 signature with botocore, 403 on mismatch) --> Prometheus (receiver)
+#
+# Also: a curl GET through the sidecar to an API Gateway-style path. Runs until Ctrl-C, or for DEMO_SECONDS.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target sigv4-sidecar
 
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "logs were in $work (removed)"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-url="https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-demo/api/v1/remote_write"
-body=$(mktemp)
-trap 'rm -f "$body"' EXIT
-printf 'demo remote_write payload' >"$body"
-date=$(date -u +%Y%m%dT%H%M%SZ)
-echo "==> sigv4-sidecar sign (region us-east-1, service aps)"
-build/release/proxy/sigv4-sidecar sign --region us-east-1 --service aps --method POST --date "$date" \
-  --header 'Content-Type: application/x-protobuf' --header 'Content-Encoding: snappy' \
-  --data-file "$body" "$url" | tee "$body.signed"
-echo "==> botocore recomputes the signature"
-/usr/bin/python3 - "$url" "$body" "$date" "$body.signed" <<'PY'
-import datetime, os, sys
-sys.path.insert(0, "/usr/lib/python3/dist-packages")
-import botocore, botocore.auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-url, body, date, signed = sys.argv[1:]
-class Clock(datetime.datetime):
-    @classmethod
-    def utcnow(cls): return datetime.datetime.strptime(date, "%Y%m%dT%H%M%SZ")
-botocore.auth.datetime.datetime = Clock
-req = AWSRequest(method="POST", url=url, data=open(body, "rb").read(),
-                 headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
-botocore.auth.SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]),
-                        "aps", "us-east-1").add_auth(req)
-ours = [l.split(": ", 1)[1] for l in open(signed) if l.startswith("Authorization: ")][0].strip()
-print(f"botocore {botocore.__version__}: {req.headers['Authorization']}")
-print("signatures match" if ours == req.headers["Authorization"] else "SIGNATURES DIFFER")
-sys.exit(0 if ours == req.headers["Authorization"] else 1)
-PY
-rm -f "$body.signed"
+sidecar_port=${SIDECAR_PORT:-8005}
+admin_port=${ADMIN_PORT:-8006}
+receiver_port=19090
+agent_port=19091
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$1; see $work" >&2
+  return 1
+}
+
+echo "==> receiver Prometheus on 127.0.0.1:$receiver_port (remote-write receiver)"
+printf 'global: {scrape_interval: 15s}\n' >"$work/receiver.yml"
+prometheus --config.file="$work/receiver.yml" --storage.tsdb.path="$work/receiver-data" \
+  --web.listen-address="127.0.0.1:$receiver_port" --web.enable-remote-write-receiver \
+  >"$work/receiver.log" 2>&1 &
+pids+=($!)
+
+echo "==> verifier (the AWS stand-in) forwarding verified requests to the receiver"
+/usr/bin/python3 tests/support/verifier.py --listen 127.0.0.1:0 --port-file "$work/verifier.port" \
+  --credentials "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" --forward-to "http://127.0.0.1:$receiver_port" \
+  >"$work/verifier.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [[ -s "$work/verifier.port" ]] && break; sleep 0.1; done
+verifier_port=$(cat "$work/verifier.port")
+
+cat >"$work/sidecar.yaml" <<YAML
+listen: 127.0.0.1:$sidecar_port
+admin_listen: 127.0.0.1:$admin_port
+routes:
+  - name: amp
+    match: {path_prefix: /api/v1/write}
+    upstream: http://127.0.0.1:$verifier_port/api/v1/write
+    sigv4: {region: us-east-1, service: aps}
+  - name: apigw
+    match: {path_prefix: /prod/}
+    upstream: http://127.0.0.1:$verifier_port/_test/
+    sigv4: {region: us-east-1, service: execute-api}
+YAML
+echo "==> sigv4-sidecar on 127.0.0.1:$sidecar_port (admin $admin_port), config:"
+sed 's/^/    /' "$work/sidecar.yaml"
+build/release/proxy/sigv4-sidecar --config "$work/sidecar.yaml" >"$work/sidecar.log" 2>&1 &
+pids+=($!)
+wait_port "$sidecar_port"
+wait_port "$receiver_port"
+
+echo "==> agent Prometheus on 127.0.0.1:$agent_port: scrapes itself and the sidecar, remote_writes via the sidecar"
+cat >"$work/agent.yml" <<YAML
+global: {scrape_interval: 2s}
+scrape_configs:
+  - job_name: agent
+    static_configs: [{targets: ['127.0.0.1:$agent_port']}]
+  - job_name: sigv4-sidecar
+    static_configs: [{targets: ['127.0.0.1:$admin_port']}]
+remote_write:
+  - url: http://127.0.0.1:$sidecar_port/api/v1/write
+    queue_config: {batch_send_deadline: 1s}
+YAML
+prometheus --config.file="$work/agent.yml" --storage.tsdb.path="$work/agent-data" \
+  --web.listen-address="127.0.0.1:$agent_port" >"$work/agent.log" 2>&1 &
+pids+=($!)
+
+echo "==> a scrape of an API Gateway-style endpoint through the sidecar (curl)"
+curl -s "http://127.0.0.1:$sidecar_port/prod/metrics" | head -3
+
+deadline=$((SECONDS + ${DEMO_SECONDS:-100000}))
+echo "==> watching (Ctrl-C to stop): series on the receiver, and what the verifier said"
+while ((SECONDS < deadline)); do
+  sleep 5
+  series=$(curl -s "http://127.0.0.1:$receiver_port/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)" |
+    /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+  stats=$(curl -s "http://127.0.0.1:$verifier_port/_verifier/stats" |
+    /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print("verified=%d rejected=%d" % (s["verified"], s["rejected"]))')
+  reqs=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^sigv4_sidecar_requests_total/{n+=$2} END{print n+0}')
+  echo "    receiver has $series series; verifier: $stats; sidecar answered $reqs requests"
+done
