@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "obs/log.hpp"
+#include "obs/metrics.hpp"
+
+namespace sigv4::obs {
+namespace {
+
+TEST(metrics, renders_the_text_exposition_format) {
+  registry r;
+  auto& requests = r.counters("x_requests_total", "Requests.", {"route", "code"});
+  requests.with({"amp", "200"}).inc(3);
+  requests.with({"amp", "502"}).inc();
+  requests.with({"amp", "200"}).inc();
+  r.gauges("x_open", "Open.").with({}).set(2);
+  auto& h = r.histograms("x_seconds", "Latency.", {"route"}, {0.1, 1});
+  h.with({"a\"b\\c\nd"}).observe(0.05);
+  h.with({"a\"b\\c\nd"}).observe(0.5);
+  h.with({"a\"b\\c\nd"}).observe(5);
+  std::string text = r.render();
+  EXPECT_NE(text.find("# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("x_requests_total{route=\"amp\",code=\"200\"} 4\n"), std::string::npos);
+  EXPECT_NE(text.find("x_requests_total{route=\"amp\",code=\"502\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_open 2\n"), std::string::npos);
+  const std::string l = "route=\"a\\\"b\\\\c\\nd\"";  // escaped label value
+  EXPECT_NE(text.find("x_seconds_bucket{" + l + ",le=\"0.10000000000000001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{" + l + ",le=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{" + l + ",le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_count{" + l + "} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_sum{" + l + "} 5.5"), std::string::npos);
+}
+
+TEST(metrics, counters_are_exact_under_concurrency) {
+  registry r;
+  auto& c = r.counters("c_total", "C.", {"k"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) c.with({"v"}).inc();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.with({"v"}).value(), 40000u);
+}
+
+TEST(log, logfmt_quotes_and_escapes_so_a_path_cannot_forge_a_line) {
+  configure(level::info, log_format::logfmt);
+  testing::internal::CaptureStderr();
+  info("request", {{"path", "/a b\n level=error msg=forged"}, {"status", 200}, {"plain", "x"}});
+  debug("hidden", {});
+  std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
+  EXPECT_NE(out.find(" level=info msg=\"request\" path=\"/a b\\n level=error msg=forged\" status=200 plain=x\n"),
+            std::string::npos)
+      << out;
+}
+
+TEST(log, json_lines_and_levels) {
+  configure(level::warn, log_format::json);
+  testing::internal::CaptureStderr();
+  info("dropped", {});
+  warn("kept", {{"k", "v\"q"}});
+  std::string out = testing::internal::GetCapturedStderr();
+  configure(level::info, log_format::logfmt);
+  EXPECT_EQ(out.find("dropped"), std::string::npos);
+  EXPECT_NE(out.find("\"level\":\"warn\",\"msg\":\"kept\",\"k\":\"v\\\"q\"}\n"), std::string::npos) << out;
+  level l{};
+  EXPECT_TRUE(parse_level("debug", l));
+  EXPECT_EQ(l, level::debug);
+  EXPECT_FALSE(parse_level("verbose", l));
+}
+
+TEST(log, rate_limiter_lets_one_through_per_interval_and_counts_the_rest) {
+  rate_limiter limiter(std::chrono::hours(1));
+  std::uint64_t suppressed = 99;
+  EXPECT_TRUE(limiter.allow(suppressed));
+  EXPECT_EQ(suppressed, 0u);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(limiter.allow(suppressed));
+}
+
+}  // namespace
+}  // namespace sigv4::obs
