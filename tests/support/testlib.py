@@ -604,3 +604,190 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 
 def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the proxy (sigv4-sidecar) under test
+
+TEST_AKID, TEST_SECRET = "AKIDSIDECARE2E0001", "sidecarE2EsecretKEY/0123456789abcdefEXAMPLE"
+TOKEN_AKID, TOKEN_SECRET = "ASIASIDECARE2E0002", "sidecarE2EtokenSECRET/0123456789abcdEXAMPLE"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjE2E2E//////////wEaCXVzLWVhc3QtMSJHMEUCIQ+sidecar/token+with+plus=="
+
+
+def credential_env(akid=TEST_AKID, secret=TEST_SECRET, token=None, base=None):
+    """A copy of the environment (or base) with AWS_* credentials replaced: akid=None removes them all."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if not k.startswith("AWS_") or k in ("AWS_REGION",)}
+    env.pop("AWS_REGION", None)
+    if akid is not None:
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = akid, secret
+    if token is not None:
+        env["AWS_SESSION_TOKEN"] = token
+    env["HOME"] = work_dir()  # no ~/.aws of whoever runs the tests
+    return env
+
+
+def yaml_dump(obj):
+    """Config text for the proxy: JSON is YAML (flow style), so no YAML library is needed."""
+    return json.dumps(obj, indent=2) + "\n"
+
+
+class Proxy:
+    """A running sigv4-sidecar: process (Process), port, admin_port, config_path (or None), url(target)."""
+
+    def __init__(self, process, port, admin_port, config_path):
+        self.process, self.port, self.admin_port, self.config_path = process, port, admin_port, config_path
+
+    def request(self, method, target, headers=(), body=b"", host="sidecar.test", **kw):
+        """http_request to the proxy; a Host header is added first unless headers has one."""
+        if not any(n.lower() == "host" for n, _ in headers):
+            headers = [("Host", host)] + list(headers)
+        return http_request(LOOPBACK, self.port, method, target, headers, body, **kw)
+
+    def raw(self, data, **kw):
+        return raw_request(LOOPBACK, self.port, data, **kw)
+
+    def admin(self, target):
+        return http_request(LOOPBACK, self.admin_port, "GET", target, [("Host", "admin")])
+
+    def metrics(self):
+        """The admin /metrics as {(name, frozenset(labels.items())): value}."""
+        return parse_metrics(self.admin("/metrics").body.decode())
+
+    def write_config(self, obj_or_text):
+        with open(self.config_path, "w") as f:
+            f.write(obj_or_text if isinstance(obj_or_text, str) else yaml_dump(obj_or_text))
+
+    def signal(self, sig):
+        os.kill(self.process.pid, sig)
+
+    def rss_kib(self):
+        return rss_kib(self.process.pid)
+
+    def stop(self, timeout=10.0):
+        return self.process.stop(timeout)
+
+
+def start_proxy(binary, config=None, args=(), env=None, name="sidecar", timeout=10.0, wait=True):
+    """Starts `binary` with a config (a dict written as YAML, or text; its `listen`/`admin_listen` are set to
+    free loopback ports when absent) and/or flags. Flags --port/--admin-listen are added when there is no
+    config. env: the full environment (default credential_env()). Waits until both ports accept connections.
+    Returns Proxy."""
+    port, admin_port = free_port(), free_port()
+    argv = [binary]
+    config_path = None
+    if config is not None:
+        if isinstance(config, dict):
+            config = dict(config)
+            config.setdefault("listen", f"{LOOPBACK}:{port}")
+            config.setdefault("admin_listen", f"{LOOPBACK}:{admin_port}")
+            port = int(config["listen"].rsplit(":", 1)[1])
+            admin_port = int(config["admin_listen"].rsplit(":", 1)[1])
+            config = yaml_dump(config)
+        fd, config_path = tempfile.mkstemp(prefix=f"{name}-", suffix=".yaml", dir=work_dir())
+        with os.fdopen(fd, "w") as f:
+            f.write(config)
+        argv += ["--config", config_path]
+    flags = list(args)
+    if config is None or isinstance(config, str) and "listen:" not in config:
+        if "--port" not in flags and "--listen" not in flags:
+            flags += ["--port", f"{LOOPBACK}:{port}"]
+        if "--admin-listen" not in flags:
+            flags += ["--admin-listen", f"{LOOPBACK}:{admin_port}"]
+    for flag in ("--port", "--listen", "--admin-listen"):
+        if flag in flags:
+            value = int(flags[flags.index(flag) + 1].rsplit(":", 1)[1])
+            if flag == "--admin-listen":
+                admin_port = value
+            else:
+                port = value
+    argv += flags
+    proc = start_process(argv, env=env if env is not None else credential_env(), name=name)
+    p = Proxy(proc, port, admin_port, config_path)
+    if wait:
+        deadline = time.monotonic() + timeout
+        for prt in (port, admin_port):
+            while True:
+                if not proc.alive():
+                    raise RuntimeError(f"{name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+                try:
+                    with socket.create_connection((LOOPBACK, prt), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{name} not listening on {prt}:\n{proc.log_tail()}") from None
+                    time.sleep(0.02)
+    return p
+
+
+def parse_metrics(text):
+    """Prometheus text exposition -> {(name, frozenset({(label, value), ...})): float}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if "{" in line:
+            name, rest = line.split("{", 1)
+            labels_text, _, value = rest.rpartition("}")
+            labels = {}
+            for part in _split_labels(labels_text):
+                k, _, v = part.partition("=")
+                labels[k.strip()] = json.loads(v) if v.startswith('"') else v
+        else:
+            name, _, value = line.partition(" ")
+            labels = {}
+        try:
+            out[(name.strip(), frozenset(labels.items()))] = float(value.strip().split()[0])
+        except (ValueError, IndexError):
+            pass
+    return out
+
+
+def _split_labels(text):
+    parts, cur, quoted, escaped = [], "", False, False
+    for ch in text:
+        if escaped:
+            cur += ch
+            escaped = False
+        elif ch == "\\":
+            cur += ch
+            escaped = True
+        elif ch == '"':
+            cur += ch
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def metric_sum(metrics, name, **labels):
+    """Sum of every sample of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in metrics.items() if n == name and want <= set(ls))
+
+
+def rss_kib(pid):
+    """Resident set size of pid in KiB (from /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def header_names(echo):
+    """Lower-case header names of a verifier echo."""
+    return [n.lower() for n, _ in echo["headers"]]
+
+
+def echo_header(echo, name):
+    """Values of header `name` in a verifier echo (list)."""
+    return [v for n, v in echo["headers"] if n.lower() == name.lower()]

@@ -35,6 +35,7 @@ Test hooks (only after the signature verified; selected by path prefix):
   /_test/big?bytes=N               Content-Length response of N bytes: big_pattern(N) (byte i = i % 251)
   /_test/reset                     status line and half the headers, then RST (SO_LINGER 0)
   /_test/hang                      never answer; hold the connection until the client closes it
+  /_test/metrics                   a small Prometheus text exposition (a scrape target behind SigV4)
 Unsigned endpoints: `GET /_verifier/stats` -> {"verified", "rejected", "requests", "last_rejection",
 "rejections_by_reason"}; `POST /_verifier/reset_stats` zeroes them. Stats requests are not counted.
 
@@ -527,6 +528,17 @@ class Handler(BaseHTTPRequestHandler):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.rfile.close()  # drop makefile()'s reference so close() really closes (RST) now
         sock.close()
+
+    def hook_metrics(self, params, info, body):
+        with self.server.stats.lock:
+            verified = self.server.stats.verified
+        text = ("# HELP verifier_verified_requests_total Requests whose signature this verifier accepted.\n"
+                "# TYPE verifier_verified_requests_total counter\n"
+                f"verifier_verified_requests_total {verified}\n"
+                "# HELP verifier_scrape_signed Whether the scrape that fetched this was signed correctly.\n"
+                "# TYPE verifier_scrape_signed gauge\n"
+                f"verifier_scrape_signed{{service=\"{info['service']}\",region=\"{info['region']}\"}} 1\n")
+        self.send_body(200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
 
     def hook_hang(self, params, info, body):
         self.close_connection = True
