@@ -28,7 +28,7 @@ void read_listen(yaml_reader& r, const YAML::Node& v, int line, std::string_view
   if (auto addr = normalize_listen(*text, &problem)) {
     out = *addr;
   } else {
-    r.error(yaml_reader::line_of(v, line), "'" + std::string(key) + "': " + problem);
+    r.error(yaml_reader::line_of(v, line), quote(key) + ": " + problem);
   }
 }
 
@@ -111,9 +111,10 @@ void read_forward_proxy(yaml_reader& r, const YAML::Node& node, int line, forwar
 }
 
 void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc) {
-  std::vector<std::string_view> known = {"listen",        "admin_listen", "log_level",    "log_format",
-                                         "threads",       "limits",       "timeouts",     "tls",
-                                         "upstream_pool", "routes",       "forward_proxy"};
+  std::vector<std::string_view> known = {"listen",        "admin_listen",  "log_level",           "log_format",
+                                         "threads",       "limits",        "timeouts",            "tls",
+                                         "upstream_pool", "routes",        "forward_proxy",       "log_signing",
+                                         "log_failed_requests"};
   known.insert(known.end(), scraper_keys.begin(), scraper_keys.end());
   config& cfg = doc.cfg;
   r.for_each_key(root, 1, "the top level", known, [&](std::string_view key, const YAML::Node& v, int kl) {
@@ -130,6 +131,10 @@ void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc
         r.error(yaml_reader::line_of(v, kl), std::string(key) + " '" + *s + "' is not one of " +
                                                  (level ? "debug, info, warn, error" : "logfmt, json"));
       }
+    } else if (key == "log_signing") {
+      assign(cfg.log_signing, r.boolean(v, kl, key));
+    } else if (key == "log_failed_requests") {
+      assign(cfg.log_failed_requests, r.boolean(v, kl, key));
     } else if (key == "threads") {
       assign(cfg.threads, r.integer(v, kl, key, 0, 256));
     } else if (key == "limits") {

@@ -37,6 +37,8 @@ struct route_config {
   std::string sign_host;           // Host sent upstream and signed; empty = upstream.host_header()
   sigv4_config sigv4;
   std::vector<std::string> strip_headers;                         // lower-case; removed before signing
+  // aws-sigv4-proxy's --duplicate-headers: copy each to "X-Original-<Name>" before stripping (lower-case).
+  std::vector<std::string> duplicate_headers;
   std::vector<std::pair<std::string, std::string>> add_headers;   // set before signing (and signed if policy says)
   // "host:port" to open connections to instead of the upstream URL's host (a VPC endpoint, a test server);
   // Host, SNI, certificate checks and signing still use the upstream URL's host. Empty = none.
@@ -83,6 +85,8 @@ struct config {
   std::string log_level = "info";      // debug, info, warn, error
   std::string log_format = "logfmt";   // logfmt, json
   int threads = 0;                     // 0 = number of cores, at most 2
+  bool log_failed_requests = false;    // log upstream 4xx/5xx answers (status, route) at warn
+  bool log_signing = false;            // log each canonical request and string to sign (token redacted)
   limits_config limits;
   timeouts_config timeouts;
   tls_config tls;

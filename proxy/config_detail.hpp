@@ -10,6 +10,18 @@
 
 namespace sigv4::app::detail {
 
+// 'text' in single quotes. Built by appending: `"'" + std::string(x) + "'"` trips GCC 12's bogus -Wrestrict
+// (GCC bug 105329) at -O3.
+inline std::string quote(std::string_view text) {
+  std::string q;
+  q.reserve(text.size() + 2);
+  q += '\'';
+  q.append(text);
+  q += '\'';
+  return q;
+}
+
+
 // A file read without the whole-config checks, so that command-line flags can still complete it (a --host
 // route makes a file with no routes runnable).
 struct parsed_document {

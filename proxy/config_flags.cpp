@@ -1,6 +1,7 @@
 // The run-mode command line (ours plus aws-sigv4-proxy's drop-in flags) and `check-config`.
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <ostream>
 
 #include "proxy/config_detail.hpp"
@@ -13,6 +14,9 @@ struct flag_values {
   std::optional<std::size_t> max_request_body;
   std::optional<int> threads;
   std::optional<bool> no_verify_ssl;
+  std::optional<std::chrono::milliseconds> upstream_idle;
+  bool log_failed_requests = false, log_signing = false;
+  std::vector<std::string> duplicate;
   // The --host route.
   std::optional<std::string> host, sign_host, name, region, role_arn;
   std::string scheme = "https";
@@ -41,6 +45,9 @@ constexpr flag_spec flags[] = {
     {"--sign-host", arity::value, true},      {"--upstream-url-scheme", arity::value, true},
     {"--strip", arity::value, true},          {"--unsigned-payload", arity::boolean, true},
     {"--custom-headers", arity::value, true}, {"--role-arn", arity::value, true},
+    // The rest of aws-sigv4-proxy's flags, so its users can swap images without editing their charts.
+    {"--duplicate-headers", arity::value, true}, {"--log-failed-requests", arity::boolean, false},
+    {"--log-signing-process", arity::boolean, false}, {"--transport.idle-conn-timeout", arity::value, false},
 };
 
 void parse_custom_headers(std::string_view text, flag_values& f, std::vector<config_error>& errors) {
@@ -111,14 +118,27 @@ void apply_flag(std::string_view name, const std::string& v, flag_values& f,
     parse_custom_headers(v, f, errors);
   } else if (name == "--role-arn") {
     f.role_arn = v;
+  } else if (name == "--duplicate-headers") {
+    if (!detail::valid_header_name(v)) return fail("invalid header name '" + v + "'");
+    f.duplicate.push_back(detail::lower(v));
+  } else if (name == "--transport.idle-conn-timeout") {
+    f.upstream_idle = parse_duration(v);
+    if (!f.upstream_idle) fail("invalid duration '" + v + "' (use e.g. 40s, 1m)");
   }
 }
 
 void apply_bool(std::string_view name, bool on, flag_values& f) {
   if (name == "--no-verify-ssl") f.no_verify_ssl = on;
   if (name == "--unsigned-payload") f.unsigned_payload = on;
-  // --verbose=false leaves the level alone rather than guessing a level to go back to.
-  if (name == "--verbose" && on) f.log_level = "debug";
+  if (name == "--log-failed-requests") f.log_failed_requests = on;
+  if (name == "--log-signing-process") f.log_signing = on;
+  // --verbose=false leaves the level alone rather than guessing a level to go back to. As in
+  // aws-sigv4-proxy, --verbose implies the other log options.
+  if (name == "--verbose" && on) {
+    f.log_level = "debug";
+    f.log_failed_requests = true;
+    f.log_signing = true;
+  }
 }
 
 flag_values parse_flags(std::span<const std::string_view> args, std::vector<config_error>& errors) {
@@ -187,6 +207,7 @@ void add_host_route(const flag_values& f, config& cfg, std::vector<config_error>
   route.sigv4.unsigned_payload = f.unsigned_payload;
   route.sigv4.role_arn = f.role_arn.value_or("");
   route.strip_headers = f.strip;
+  route.duplicate_headers = f.duplicate;
   route.add_headers = f.custom_headers;
   cfg.routes.push_back(std::move(route));
 }
@@ -226,6 +247,9 @@ cli_result config_from_args(std::span<const std::string_view> args, const env_lo
   if (f.no_verify_ssl) cfg.tls.insecure_skip_verify = *f.no_verify_ssl;
   if (f.max_request_body) cfg.limits.max_request_body = *f.max_request_body;
   if (f.threads) cfg.threads = *f.threads;
+  if (f.upstream_idle) cfg.timeouts.upstream_idle = *f.upstream_idle;
+  if (f.log_failed_requests) cfg.log_failed_requests = true;
+  if (f.log_signing) cfg.log_signing = true;
 
   if (f.host) {
     add_host_route(f, cfg, errors);

@@ -22,7 +22,7 @@ std::vector<std::string> header_names(yaml_reader& r, const YAML::Node& v, int l
     auto name = r.string(e, el, key);
     if (!name) return;
     if (!valid_header_name(*name)) {
-      r.error(el, "'" + std::string(key) + "': invalid header name '" + *name + "'");
+      r.error(el, quote(key) + ": invalid header name '" + *name + "'");
     } else {
       out.push_back(lower(*name));
     }
@@ -137,7 +137,8 @@ void read_route(yaml_reader& r, const YAML::Node& node, int line, std::size_t in
   sigv4_given given;
   r.for_each_key(
       node, line, where,
-      {"name", "match", "upstream", "sign_host", "connect_to", "sigv4", "strip_headers", "headers"},
+      {"name", "match", "upstream", "sign_host", "connect_to", "sigv4", "strip_headers", "duplicate_headers",
+       "headers"},
       [&](std::string_view key, const YAML::Node& v, int kl) {
         if (key == "name") {
           auto s = r.string(v, kl, key);
@@ -178,6 +179,8 @@ void read_route(yaml_reader& r, const YAML::Node& node, int line, std::size_t in
           given = read_sigv4(r, v, kl, route.sigv4);
         } else if (key == "strip_headers") {
           route.strip_headers = header_names(r, v, kl, key);
+        } else if (key == "duplicate_headers") {
+          route.duplicate_headers = header_names(r, v, kl, key);
         } else {
           read_added_headers(r, v, kl, route);
         }

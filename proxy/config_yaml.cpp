@@ -67,7 +67,7 @@ void yaml_reader::for_each_element(const YAML::Node& seq, int line, std::string_
                                    const element_fn& fn) {
   if (seq.IsNull()) return;
   if (!seq.IsSequence()) {
-    error(line_of(seq, line), "'" + std::string(key) + "' must be a list, not " +
+    error(line_of(seq, line), quote(key) + " must be a list, not " +
                                   (seq.IsScalar() ? "'" + seq.Scalar() + "'" : std::string(kind(seq))));
     return;
   }
@@ -105,12 +105,12 @@ std::optional<std::string> yaml_reader::expand(std::string_view text, int line) 
 
 std::optional<std::string> yaml_reader::string(const YAML::Node& value, int key_line, std::string_view key) {
   if (value.IsNull()) {
-    error(key_line, "'" + std::string(key) + "' needs a value");
+    error(key_line, quote(key) + " needs a value");
     return std::nullopt;
   }
   if (!value.IsScalar()) {
     error(line_of(value, key_line),
-          "'" + std::string(key) + "' must be a single value, not " + std::string(kind(value)));
+          quote(key) + " must be a single value, not " + std::string(kind(value)));
     return std::nullopt;
   }
   return expand(value.Scalar(), line_of(value, key_line));
@@ -122,7 +122,7 @@ std::optional<bool> yaml_reader::boolean(const YAML::Node& value, int key_line, 
   auto l = lower(*text);
   if (l == "true") return true;
   if (l == "false") return false;
-  error(line_of(value, key_line), "'" + std::string(key) + "' must be true or false, not '" + *text + "'");
+  error(line_of(value, key_line), quote(key) + " must be true or false, not '" + *text + "'");
   return std::nullopt;
 }
 
@@ -133,7 +133,7 @@ std::optional<long long> yaml_reader::integer(const YAML::Node& value, int key_l
   long long n = 0;
   auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
   if (text->empty() || ec != std::errc{} || ptr != text->data() + text->size() || n < min || n > max) {
-    error(line_of(value, key_line), "'" + std::string(key) + "' must be a whole number from " +
+    error(line_of(value, key_line), quote(key) + " must be a whole number from " +
                                         std::to_string(min) + " to " + std::to_string(max) + ", not '" +
                                         *text + "'");
     return std::nullopt;
@@ -148,7 +148,7 @@ std::optional<std::chrono::milliseconds> yaml_reader::duration(const YAML::Node&
   auto d = parse_duration(*text);
   if (!d) {
     error(line_of(value, key_line),
-          "'" + std::string(key) + "': invalid duration '" + *text + "' (use e.g. 500ms, 30s, 5m, 1h30m)");
+          quote(key) + ": invalid duration '" + *text + "' (use e.g. 500ms, 30s, 5m, 1h30m)");
   }
   return d;
 }
@@ -159,7 +159,7 @@ std::optional<std::size_t> yaml_reader::size(const YAML::Node& value, int key_li
   auto n = parse_size(*text);
   if (!n) {
     error(line_of(value, key_line),
-          "'" + std::string(key) + "': invalid size '" + *text + "' (use e.g. 1048576, 512KiB, 16MiB, 10MB)");
+          quote(key) + ": invalid size '" + *text + "' (use e.g. 1048576, 512KiB, 16MiB, 10MB)");
   }
   return n;
 }

@@ -317,6 +317,12 @@ asio::awaitable<void> forward(request_context& ctx, const decision& d, http::req
   auto& s = ctx.w.shared;
   const route_runtime* route = d.what == decision::kind::route ? d.route : nullptr;
   static const std::vector<std::string> no_strip;
+  if (route) {
+    for (const auto& name : route->cfg.duplicate_headers) {
+      auto it = req.find(name);
+      if (it != req.end()) req.set("X-Original-" + std::string(it->name_string()), std::string(it->value()));
+    }
+  }
   strip_request_headers(req, route ? route->cfg.strip_headers : no_strip);
   req.target(d.target);
   req.set(http::field::host, route ? route->host_header : d.host_header);
@@ -342,6 +348,11 @@ asio::awaitable<void> forward(request_context& ctx, const decision& d, http::req
                         .policy = route ? &route->policy : &default_policy};
   const header_signature sig = s.signing.sign_headers({req.method_string(), req.target(), view}, creds.creds, params);
   for (const auto& h : sig.headers) req.insert(h.name, h.value);
+  if (ctx.rt->cfg.log_signing) {
+    obs::info("signed", {{"route", ctx.route_name},
+                         {"canonical_request", redact_token(sig.canonical_request)},
+                         {"string_to_sign", sig.string_to_sign}});
+  }
 
   const net::upstream_key& key = route ? route->key : d.key;
   net::upstream_pool& pool = ctx.w.pool_for(key, *ctx.rt);
@@ -374,6 +385,10 @@ asio::awaitable<void> forward(request_context& ctx, const decision& d, http::req
   switch (r.what) {
     case outcome::done:
       record(ctx, r.status, r.bytes_out);
+      if (r.status >= 400 && ctx.rt->cfg.log_failed_requests) {
+        obs::warn("upstream answered with an error",
+                  {{"route", ctx.route_name}, {"status", r.status}, {"upstream", key.to_string()}});
+      }
       obs::debug("request", {{"route", ctx.route_name}, {"status", r.status}, {"upstream", key.to_string()}});
       break;
     case outcome::retry:

@@ -885,3 +885,49 @@ TEST(config_examples, amp_and_api_gateway_examples_say_what_they_claim) {
 
 }  // namespace
 }  // namespace sigv4::app
+
+namespace sigv4::app {
+namespace {
+
+// The rest of aws-sigv4-proxy's flags are accepted and mean what they meant there.
+TEST(flags, aws_sigv4_proxy_logging_and_transport_flags) {
+  auto r = from_args({"--host", "abc.execute-api.us-east-1.amazonaws.com", "--duplicate-headers", "Authorization",
+                      "--duplicate-headers=X-Trace", "--transport.idle-conn-timeout", "40s",
+                      "--log-failed-requests", "--log-signing-process"});
+  ASSERT_TRUE(r.cfg) << format_errors(r.errors, "flags");
+  EXPECT_EQ(r.cfg->routes[0].duplicate_headers, (std::vector<std::string>{"authorization", "x-trace"}));
+  EXPECT_EQ(r.cfg->timeouts.upstream_idle, std::chrono::seconds(40));
+  EXPECT_TRUE(r.cfg->log_failed_requests);
+  EXPECT_TRUE(r.cfg->log_signing);
+
+  auto verbose = from_args({"--host", "abc.execute-api.us-east-1.amazonaws.com", "-v"});
+  ASSERT_TRUE(verbose.cfg);
+  EXPECT_EQ(verbose.cfg->log_level, "debug");
+  EXPECT_TRUE(verbose.cfg->log_failed_requests && verbose.cfg->log_signing);
+
+  auto bad = from_args({"--host", "abc.execute-api.us-east-1.amazonaws.com", "--transport.idle-conn-timeout",
+                        "soon", "--duplicate-headers", "bad header"});
+  EXPECT_FALSE(bad.cfg);
+  EXPECT_EQ(bad.errors.size(), 2u);
+}
+
+TEST(config_file, logging_keys_and_duplicate_headers) {
+  auto r = parse_config(R"(
+log_signing: true
+log_failed_requests: true
+routes:
+  - upstream: https://abc.execute-api.us-east-1.amazonaws.com
+    duplicate_headers: [Authorization]
+)",
+                        env_of({}));
+  ASSERT_TRUE(r.cfg) << format_errors(r.errors, "x");
+  EXPECT_TRUE(r.cfg->log_signing);
+  EXPECT_TRUE(r.cfg->log_failed_requests);
+  EXPECT_EQ(r.cfg->routes[0].duplicate_headers, std::vector<std::string>{"authorization"});
+  auto bad = parse_config("log_signing: maybe\nroutes: []\n", env_of({}));
+  ASSERT_FALSE(bad.errors.empty());
+  EXPECT_EQ(bad.errors[0].line, 1);
+}
+
+}  // namespace
+}  // namespace sigv4::app
