@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http.hpp>
 #include <variant>
 
@@ -115,6 +116,24 @@ struct exchange_args {
   bool reused;
 };
 
+// An upstream 403 that says the signature does not match: count it, and log (rate-limited) what we signed.
+void check_signature_mismatch(std::string_view first_body_bytes, request_context& ctx, const exchange_args& a) {
+  if (first_body_bytes.find("signature we calculated does not match") == std::string_view::npos &&
+      first_body_bytes.find("SignatureDoesNotMatch") == std::string_view::npos) {
+    return;
+  }
+  ctx.w.shared.metrics.signature_mismatches.with({ctx.route_name}).inc();
+  std::uint64_t suppressed = 0;
+  if (mismatch_log_limiter().allow(suppressed)) {
+    obs::warn("upstream says the signature does not match; compare with its expected canonical request",
+              {{"route", ctx.route_name},
+               {"upstream", a.key.to_string()},
+               {"canonical_request", redact_token(a.sig.canonical_request)},
+               {"string_to_sign", a.sig.string_to_sign},
+               {"suppressed", suppressed}});
+  }
+}
+
 template <class Stream>
 asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::request<hashing_body>& req,
                                           exchange_args a) {
@@ -200,17 +219,28 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
   char buf[16384];
   bool checked_mismatch = r.status != 403;
   p.eager(true);
-  do {
+  // One socket read, parse it, pass on what it held: a chunk reaches the client as soon as it arrives. (Beast's
+  // async_read_some on a parser would keep reading until its body buffer is full or the message ends.)
+  while (!sr.is_done()) {
     if (!p.is_done()) {
       res.body().data = buf;
       res.body().size = sizeof buf;
       beast::error_code ec;
-      // Body bytes that came with the header are parsed in place; only an empty buffer means a read.
       parse_buffered(p, c.buffer, ec);
-      if (!ec && res.body().size == sizeof buf && !p.is_done()) {
+      while (!ec && res.body().size == sizeof buf && !p.is_done()) {
         c.tcp().expires_after(t.upstream_response_header);
-        std::tie(ec, std::ignore) = co_await http::async_read_some(up, c.buffer, p, use_tuple);
-        if (ec == http::error::need_buffer) ec = {};
+        auto [rec, n] = co_await up.async_read_some(c.buffer.prepare(16384), use_tuple);
+        c.buffer.commit(n);
+        if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+          if (n == 0) {
+            p.put_eof(ec);  // completes a close-delimited body; anything else was cut short
+            break;
+          }
+        } else if (rec) {
+          ec = rec;
+          break;
+        }
+        parse_buffered(p, c.buffer, ec);
       }
       if (ec) {
         // The status line is already on its way to the client: all that can be done is to cut the
@@ -221,25 +251,12 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
         co_return r;
       }
       res.body().size = sizeof buf - res.body().size;
-      res.body().data = buf;
+      res.body().data = res.body().size != 0 ? buf : nullptr;
       res.body().more = !p.is_done();
       r.bytes_out += res.body().size;
       if (!checked_mismatch && res.body().size > 0) {
         checked_mismatch = true;
-        std::string_view text(buf, res.body().size);
-        if (text.find("signature we calculated does not match") != std::string_view::npos ||
-            text.find("SignatureDoesNotMatch") != std::string_view::npos) {
-          s.metrics.signature_mismatches.with({ctx.route_name}).inc();
-          std::uint64_t suppressed = 0;
-          if (mismatch_log_limiter().allow(suppressed)) {
-            obs::warn("upstream says the signature does not match; compare with its expected canonical request",
-                      {{"route", ctx.route_name},
-                       {"upstream", a.key.to_string()},
-                       {"canonical_request", redact_token(a.sig.canonical_request)},
-                       {"string_to_sign", a.sig.string_to_sign},
-                       {"suppressed", suppressed}});
-          }
-        }
+        check_signature_mismatch(std::string_view(buf, res.body().size), ctx, a);
       }
     } else {
       res.body().data = nullptr;
@@ -253,16 +270,6 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       if (wec2 == http::error::need_buffer) wec2 = {};
     }
     if (wec2) {
-      r.what = outcome::broken;
-      co_return r;
-    }
-  } while (!p.is_done() && !sr.is_done());
-  if (!sr.is_done()) {
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
-    auto [wec3, wn3] = co_await http::async_write(ctx.client, sr, use_tuple);
-    if (wec3 && wec3 != http::error::need_buffer) {
       r.what = outcome::broken;
       co_return r;
     }

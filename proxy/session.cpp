@@ -36,6 +36,26 @@ bool iequals(std::string_view a, std::string_view b) {
 
 bool has_body_pending(const http::request_parser<hashing_body>& p) { return !p.is_done(); }
 
+std::size_t header_bytes(const http::request<hashing_body>& req) {
+  std::size_t n = req.method_string().size() + req.target().size() + 12;
+  for (const auto& f : req) n += f.name_string().size() + f.value().size() + 4;
+  return n;
+}
+
+bool only_chunked(const http::request<hashing_body>& req) {
+  if (req.count(http::field::transfer_encoding) != 1) return false;
+  std::string_view v = req[http::field::transfer_encoding];
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return iequals(v, "chunked");
+}
+
+void drop_after(http::request<hashing_body>& req, std::size_t keep) {
+  auto it = req.begin();
+  for (std::size_t i = 0; i < keep && it != req.end(); ++i) ++it;
+  while (it != req.end()) it = req.erase(it);
+}
+
 }  // namespace
 
 asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
@@ -53,7 +73,9 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
   } guard{w};
 
   beast::tcp_stream client(std::move(socket));
-  beast::flat_buffer buffer;
+  // Bounded: Beast's parser consumes complete lines as it goes, so only a header (checked below) or a chunk
+  // header with endless extensions could fill it, and those must fail, not grow memory.
+  beast::flat_buffer buffer(s.rt.load()->cfg.limits.max_header_bytes + 64 * 1024);
   buffer.reserve(16 * 1024);  // Beast reads into spare capacity only: 16 KiB per read, not 512 bytes
   payload_hasher hasher;
   bool first = true;
@@ -67,7 +89,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       if (s.draining) break;
       client.expires_after(first ? t.client_header : t.client_idle);
       w.idle_sessions.insert(&client);
-      auto [ec, n] = co_await client.socket().async_read_some(buffer.prepare(8192), use_tuple);
+      auto [ec, n] = co_await client.async_read_some(buffer.prepare(8192), use_tuple);
       w.idle_sessions.erase(&client);
       if (ec || n == 0) break;
       buffer.commit(n);
@@ -90,7 +112,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
         co_await send_error(client, 408, "request header not received within " +
                                              std::to_string(t.client_header.count()) + "ms",
                             false, 11);
-      } else if (hec == http::error::header_limit) {
+      } else if (hec == http::error::header_limit || hec == http::error::buffer_overflow) {
         s.metrics.client_errors.with({"header_too_large"}).inc();
         co_await send_error(client, 431,
                             "request header larger than " + std::to_string(rt->cfg.limits.max_header_bytes) +
@@ -109,6 +131,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       break;
     }
 
+    const std::size_t header_fields = static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end()));
     request_context ctx{.w = w,
                         .rt = rt,
                         .client = client,
@@ -124,6 +147,22 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     ctx.client_keep_alive = req.keep_alive() && !s.draining;
     std::string_view host = req[http::field::host];
 
+    // Beast applies header_limit to each read's worth of header, not to the whole: count it here.
+    if (header_bytes(req) > rt->cfg.limits.max_header_bytes) {
+      s.metrics.client_errors.with({"header_too_large"}).inc();
+      co_await send_error(client, 431,
+                          "request header larger than " + std::to_string(rt->cfg.limits.max_header_bytes) + " bytes",
+                          false, ctx.version);
+      break;
+    }
+    // A Transfer-Encoding that does not end in chunked leaves the body length to guesswork (RFC 9112 6.3):
+    // the classic smuggling vector. Only plain "chunked" is accepted.
+    if (req.count(http::field::transfer_encoding) != 0 && !only_chunked(req)) {
+      s.metrics.client_errors.with({"malformed"}).inc();
+      co_await send_error(client, 400, "unsupported Transfer-Encoding (only chunked is accepted)", false,
+                          ctx.version);
+      break;
+    }
     // Both framings at once is how requests are smuggled past proxies: refuse rather than pick one.
     if (req.count(http::field::content_length) != 0 && req.count(http::field::transfer_encoding) != 0) {
       s.metrics.client_errors.with({"malformed"}).inc();
@@ -210,6 +249,8 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     }
 
     http::request<hashing_body> up = parser.release();
+    // Beast appends chunked trailer fields to the header fields: trailers are not forwarded (nor signed).
+    drop_after(up, header_fields);
     const std::string payload_hash = unsigned_body                 ? std::string(unsigned_payload)
                                      : up.body().data.empty()      ? std::string(empty_payload_sha256)
                                                                    : hasher.finish_hex();
