@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proxy throughput, latency and memory on loopback, in one run, alternating targets:
-#   direct to nginx; nginx as a plain keep-alive reverse proxy (what a proxy costs here, no signing);
-#   the sidecar (signing). Upstream plain and TLS. wrk 1 thread, nginx 1 worker.
+#   direct to nginx; nginx as a keep-alive reverse proxy (what a proxy costs here, no signing); the sidecar
+#   (signing). Upstream plain and TLS (nginx-as-proxy too). wrk 1 thread, nginx 1 worker.
 # Usage: bench/proxy_bench.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +9,7 @@ build=${1:-$root/build/release}
 secs=${2:-10}
 bin=$build/proxy/sigv4-sidecar
 work=$(mktemp -d)
+chmod 755 "$work"  # nginx workers run as an unprivileged user
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -35,6 +36,7 @@ http {
   keepalive_requests 1000000;
   client_body_buffer_size 64k;
   upstream origin { server 127.0.0.1:18481; keepalive 128; }
+  upstream origin_tls { server 127.0.0.1:18482; keepalive 128; }
   server {
     listen 127.0.0.1:18481;
     listen 127.0.0.1:18482 ssl;
@@ -47,10 +49,20 @@ http {
     listen 127.0.0.1:18483;
     location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
+  server {
+    listen 127.0.0.1:18484;
+    location / {
+      proxy_pass https://origin_tls; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_session_reuse on; proxy_ssl_verify on; proxy_ssl_name localhost;
+      proxy_ssl_trusted_certificate $work/certs/ca.pem;
+    }
+  }
 }
 NGINX
 nginx -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
 pids+=($!)
+sleep 0.5
+kill -0 "${pids[-1]}" 2>/dev/null || { echo "nginx did not start (ports 18481-18483 busy?)" >&2; exit 1; }
 
 start_sidecar() {  # $1 = upstream URL, $2 = port
   AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
@@ -76,7 +88,9 @@ run() {  # label url conns [script]
   rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
   p50=$(awk '$1=="50%"{print $2}' <<<"$out")
   p99=$(awk '$1=="99%"{print $2}' <<<"$out")
-  printf '%-34s %10s req/s  p50 %8s  p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+  local bad
+  bad=$(awk '/Non-2xx or 3xx responses/{print $NF}' <<<"$out")
+  printf '%-34s %10s req/s  p50 %8s  p99 %8s%s\n' "$1" "$rps" "$p50" "$p99" "${bad:+  NON-2xx: $bad (figure invalid)}"
 }
 
 post=$root/bench/proxy/post10k.lua
@@ -85,8 +99,9 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
   for w in "GET 64c|/metrics|64|" "GET 1c|/metrics|1|" "POST10k 64c|/write|64|$post"; do
     IFS='|' read -r name path conns script <<<"$w"
     run "$name direct nginx" "http://127.0.0.1:18481$path" "$conns" "$script"
-    run "$name nginx-as-proxy" "http://127.0.0.1:18483$path" "$conns" "$script"
+    run "$name nginx-as-proxy -> http" "http://127.0.0.1:18483$path" "$conns" "$script"
     run "$name sidecar -> http" "http://127.0.0.1:18405$path" "$conns" "$script"
+    run "$name nginx-as-proxy -> https" "http://127.0.0.1:18484$path" "$conns" "$script"
     run "$name sidecar -> https" "http://127.0.0.1:18407$path" "$conns" "$script"
   done
 done

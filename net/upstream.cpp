@@ -34,7 +34,7 @@ std::string_view to_string(failure_kind k) {
 
 // Beast reads at most the buffer's spare capacity (and at least 512 bytes): reserve enough that a typical
 // response arrives in one read instead of 512-byte slices.
-constexpr std::size_t read_buffer_bytes = 32 * 1024;
+constexpr std::size_t read_buffer_bytes = 16 * 1024;  // one full TLS record
 
 connection::connection(plain_stream s, obs::gauge* open) : stream(std::move(s)), open_(open) {
   buffer.reserve(read_buffer_bytes);
