@@ -135,9 +135,15 @@ histogram_family& registry::histograms(std::string name, std::string help, std::
   return ref;
 }
 
+void registry::add_collector(std::function<void()> collect) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::move(collect));
+}
+
 std::string registry::render() const {
   std::string out;
   std::lock_guard lock(mutex_);
+  for (const auto& c : collectors_) c();
   for (const auto& f : families_) f->render(out);
   return out;
 }

@@ -94,11 +94,14 @@ class registry {
   gauge_family& gauges(std::string name, std::string help, std::vector<std::string> labels = {});
   histogram_family& histograms(std::string name, std::string help, std::vector<std::string> labels,
                                std::vector<double> bounds);
+  // Runs before every render: for values computed at scrape time (e.g. seconds since an event).
+  void add_collector(std::function<void()> collect);
   // Text exposition format 0.0.4.
   std::string render() const;
 
  private:
   mutable std::mutex mutex_;
+  std::vector<std::function<void()>> collectors_;
   std::vector<std::unique_ptr<family_base>> families_;
 };
 
