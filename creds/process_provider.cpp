@@ -82,6 +82,24 @@ spawned spawn_shell(const std::string& command) {
   return s;
 }
 
+// Kills and reaps the child when fetch() ends before doing so itself: cancelled, or its coroutine destroyed
+// at shutdown. SIGKILL makes the blocking waitpid short.
+struct child_guard {
+  explicit child_guard(pid_t p) : pid(p) {}
+  child_guard(const child_guard&) = delete;
+  child_guard& operator=(const child_guard&) = delete;
+  ~child_guard() {
+    if (done) return;
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  pid_t pid;
+  bool done = false;
+};
+
 // Reads a pipe to EOF, keeping at most `limit` bytes. With `kill_group`, more than `limit` kills the group
 // (so the writer stops and the other pipe closes too); without, the excess is drained and dropped.
 asio::awaitable<void> read_pipe(asio::posix::stream_descriptor& pipe, std::string& into, std::size_t limit,
@@ -243,10 +261,11 @@ asio::awaitable<fetch_result> process_provider::fetch() {
   auto child = spawn_shell(command_);
   if (!child.error.empty()) co_return fetch_result::fail(what() + ": cannot start /bin/sh: " + child.error);
 
+  child_guard guard{child.pid};
   std::string out, err;
   bool out_overflow = false, err_overflow = false;
   std::optional<int> status;
-  bool timed_out = false;
+  bool timed_out = false, cancelled = false;
   {
     asio::posix::stream_descriptor out_pipe(ex, child.out), err_pipe(ex, child.err);
     asio::steady_timer timer(ex, deadline);
@@ -254,6 +273,7 @@ asio::awaitable<fetch_result> process_provider::fetch() {
                             read_pipe(err_pipe, err, stderr_keep, err_overflow, 0)) ||
                            timer.async_wait(as_tuple(use_awaitable)));
     timed_out = first.index() == 1;
+    cancelled = timed_out && std::get<1>(first) == std::tuple{asio::error::operation_aborted};
   }
   if (!timed_out) {
     status = co_await reap(child.pid, deadline);  // the pipes closed; the child may still be exiting
@@ -263,8 +283,10 @@ asio::awaitable<fetch_result> process_provider::fetch() {
     ::kill(-child.pid, SIGKILL);
     co_await reap(child.pid, std::chrono::steady_clock::now() + 5s);
   }
+  guard.done = true;  // reaped, or past saving (ECHILD, or unkillable); never kill a pid that may be reused
 
   auto why = [&](std::string s) { return fetch_result::fail(what() + ": " + std::move(s)); };
+  if (cancelled) co_return why("cancelled; its process group was killed");
   if (timed_out)
     co_return why("timed out after " + std::to_string(options_.timeout.count()) +
                   " ms; its process group was killed");

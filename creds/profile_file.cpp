@@ -274,7 +274,12 @@ bool has_assume_role(const profile_settings& p) {
 }
 
 std::string in_quotes(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
 }
 
 // Python's int() on a string: surrounding whitespace, a sign, digits with single underscores between them.

@@ -21,19 +21,11 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // Lower-case tokens of every Connection header: the headers they name are hop-by-hop too.
 std::vector<std::string> connection_tokens(const http::fields& f) {
   std::vector<std::string> out;
   for (const auto& field : f) {
-    if (lower(field.name_string()) != "connection") continue;
+    if (to_lower(field.name_string()) != "connection") continue;
     std::string_view v = field.value();
     std::size_t start = 0;
     while (start <= v.size()) {
@@ -42,7 +34,7 @@ std::vector<std::string> connection_tokens(const http::fields& f) {
       auto tok = v.substr(start, end - start);
       while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
       while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (!tok.empty()) out.push_back(lower(tok));
+      if (!tok.empty()) out.push_back(to_lower(tok));
       start = end + 1;
     }
   }
@@ -59,7 +51,7 @@ bool hop_by_hop(std::string_view n) {
 void strip_request_headers(http::fields& f, const std::vector<std::string>& strip) {
   auto named = connection_tokens(f);
   for (auto it = f.begin(); it != f.end();) {
-    std::string n = lower(it->name_string());
+    std::string n = to_lower(it->name_string());
     bool drop = hop_by_hop(n) || n == "expect" || n == "authorization" || n == "x-amz-date" ||
                 n == "x-amz-security-token" || n == "x-amz-content-sha256";
     for (const auto& x : named) drop = drop || n == x;
@@ -71,7 +63,7 @@ void strip_request_headers(http::fields& f, const std::vector<std::string>& stri
 void strip_response_headers(http::fields& f) {
   auto named = connection_tokens(f);
   for (auto it = f.begin(); it != f.end();) {
-    std::string n = lower(it->name_string());
+    std::string n = to_lower(it->name_string());
     // Transfer-Encoding stays: the serializer re-frames the body according to it.
     bool drop = n != "transfer-encoding" && hop_by_hop(n);
     for (const auto& x : named) drop = drop || n == x;

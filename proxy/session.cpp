@@ -14,6 +14,7 @@
 #include "proxy/forward.hpp"
 #include "proxy/hashing_body.hpp"
 #include "proxy/server.hpp"
+#include "signer/canonical.hpp"
 #include "signer/time.hpp"
 
 namespace sigv4::app {
@@ -24,15 +25,6 @@ using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (l(a[i]) != l(b[i])) return false;
-  }
-  return true;
-}
 
 bool has_body_pending(const http::request_parser<hashing_body>& p) { return !p.is_done(); }
 

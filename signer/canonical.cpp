@@ -53,6 +53,14 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
 void append_uri_encoded(std::string& out, std::string_view in, bool keep_slash) {
   for (char ch : in) {
     auto c = static_cast<unsigned char>(ch);

@@ -25,6 +25,8 @@ struct path_rule {
 };
 
 std::string to_lower(std::string_view s);
+// ASCII case-insensitive equality (header names, hosts, tokens).
+bool iequals(std::string_view a, std::string_view b);
 
 // RFC 3986 encoding: every byte but A-Z a-z 0-9 - . _ ~ becomes %XX (upper-case hex); `/` is kept if asked.
 void append_uri_encoded(std::string& out, std::string_view in, bool keep_slash);

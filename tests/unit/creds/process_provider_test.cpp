@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -128,6 +130,33 @@ TEST_F(ProcessProvider, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_FALSE(r.creds);
   EXPECT_EQ(r.reason, "credential_process: timed out after 300 ms; its process group was killed");
   EXPECT_LT(took, 5s);
+  std::string pid;
+  std::ifstream(pidfile) >> pid;
+  ASSERT_FALSE(pid.empty());
+  for (int i = 0; i < 200 && !dead(pid); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(dead(pid)) << "the background child " << pid << " survived";
+}
+
+TEST_F(ProcessProvider, CancellationKillsTheChild) {
+  auto pidfile = (dir_ / "bg.pid").string();
+  asio::io_context ioc;
+  process_provider p(script("sleep 30 &\necho $! > " + pidfile + "\nsleep 30"));
+  asio::cancellation_signal cancel;
+  bool finished = false;
+  asio::co_spawn(ioc, p.fetch(),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, fetch_result r) {
+                   finished = true;
+                   // Asio coroutines throw operation_aborted at their next wait once cancelled, unless the
+                   // caller turned that off; then the reason says so.
+                   EXPECT_TRUE(e || r.reason == "credential_process: cancelled; its process group was killed")
+                       << r.reason;
+                 }));
+  asio::steady_timer timer(ioc, 200ms);
+  timer.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
+  auto start = std::chrono::steady_clock::now();
+  ioc.run_for(10s);
+  EXPECT_TRUE(finished);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   std::string pid;
   std::ifstream(pidfile) >> pid;
   ASSERT_FALSE(pid.empty());
