@@ -12,6 +12,8 @@ struct refresh_policy {
   duration long_lived = std::chrono::hours(1);     // re-check credentials that carry no Expiration
   duration min_backoff = std::chrono::seconds(1);  // after a failure: 1 s, 2 s, 4 s, ... capped
   duration max_backoff = std::chrono::minutes(2);
+  // With no valid credentials every request is failing: retry at least this often (SDKs retry per request).
+  duration max_backoff_unavailable = std::chrono::seconds(5);
 };
 
 using time_point = std::chrono::system_clock::time_point;
@@ -21,8 +23,9 @@ time_point next_refresh(const refresh_policy& p, time_point now, std::optional<t
                         double jitter);
 
 // After `failures` consecutive failed fetches (>= 1). Never later than the refresh that would still beat
-// the current credentials' expiry, when there are any.
+// the current credentials' expiry, when there are any; at most max_backoff_unavailable apart when there are
+// no valid credentials at all (`unavailable`).
 time_point next_retry(const refresh_policy& p, time_point now, int failures,
-                      std::optional<time_point> current_expiration);
+                      std::optional<time_point> current_expiration, bool unavailable = false);
 
 }  // namespace sigv4::creds

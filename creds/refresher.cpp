@@ -98,7 +98,7 @@ asio::awaitable<bool> refresher::refresh_now() {
     last_error_ = r.creds ? name + ": the credentials it returned have already expired" : r.reason;
     const bool still_valid = current && !(current->expiration && *current->expiration <= now);
     auto expiration = still_valid && current ? current->expiration : std::nullopt;
-    next_ = next_retry(policy_, now, failures_, expiration);
+    next_ = next_retry(policy_, now, failures_, expiration, !still_valid);
     last_ok_ = false;
     if (!still_valid) store_.set_unavailable_reason(last_error_);
     if (refreshes_ != nullptr) refreshes_->with({name, "failure"}).inc();

@@ -110,11 +110,59 @@ void read_forward_proxy(yaml_reader& r, const YAML::Node& node, int line, forwar
                  });
 }
 
+void read_credentials(yaml_reader& r, const YAML::Node& node, int line, credentials_config& out) {
+  out.line = line;
+  r.for_each_key(node, line, "credentials",
+                 {"source", "profile", "role_arn", "external_id", "session_name", "duration", "sts_region"},
+                 [&](std::string_view key, const YAML::Node& v, int kl) {
+                   std::string name = "credentials." + std::string(key);
+                   if (key == "source") {
+                     auto s = r.string(v, kl, name);
+                     if (!s) return;
+                     bool known = false;
+                     std::string all;
+                     for (auto src : credential_sources) {
+                       known = known || src == *s;
+                       all += (all.empty() ? "" : ", ") + std::string(src);
+                     }
+                     if (known) {
+                       out.source = *s;
+                     } else {
+                       r.error(kl, name + " " + quote(*s) + " is not one of " + all);
+                     }
+                   } else if (key == "duration") {
+                     auto s = r.string(v, kl, name);
+                     if (!s) return;
+                     auto d = parse_duration(*s);
+                     if (!d || *d < std::chrono::minutes(15) || *d > std::chrono::hours(12)) {
+                       r.error(kl, name + " " + quote(*s) + " must be a duration from 15m to 12h (STS limits)");
+                     } else {
+                       out.duration = std::chrono::duration_cast<std::chrono::seconds>(*d);
+                     }
+                   } else {
+                     auto s = r.string(v, kl, name);
+                     if (!s) return;
+                     if (s->empty()) {
+                       r.error(kl, name + " is empty");
+                       return;
+                     }
+                     (key == "profile"        ? out.profile
+                      : key == "role_arn"     ? out.role_arn
+                      : key == "external_id"  ? out.external_id
+                      : key == "session_name" ? out.session_name
+                                              : out.sts_region) = *s;
+                   }
+                 });
+  if (!out.profile.empty() && out.source != "default" && out.source != "profile") {
+    r.error(line, "credentials.profile is only used with source default or profile, not " + out.source);
+  }
+}
+
 void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc) {
   std::vector<std::string_view> known = {"listen",        "admin_listen",  "log_level",           "log_format",
                                          "threads",       "limits",        "timeouts",            "tls",
                                          "upstream_pool", "routes",        "forward_proxy",       "log_signing",
-                                         "log_failed_requests"};
+                                         "log_failed_requests", "credentials"};
   known.insert(known.end(), scraper_keys.begin(), scraper_keys.end());
   config& cfg = doc.cfg;
   r.for_each_key(root, 1, "the top level", known, [&](std::string_view key, const YAML::Node& v, int kl) {
@@ -156,6 +204,8 @@ void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc
                        assign(cfg.pool.max_idle_per_upstream,
                               r.integer(pv, pl, "upstream_pool.max_idle_per_upstream", 0, 100'000));
                      });
+    } else if (key == "credentials") {
+      read_credentials(r, v, kl, cfg.credentials);
     } else if (key == "routes") {
       read_routes(r, v, kl, cfg.routes);
     } else if (key == "forward_proxy") {

@@ -24,7 +24,7 @@ struct sigv4_config {
   std::string service;  // likewise
   bool unsigned_payload = false;
   std::vector<std::string> sign_headers;  // extra headers to sign (lower-case), on top of the default policy
-  // Accepted now, used once the credential chain lands (issue: credentials).
+  // Assume this role (STS AssumeRole, signed with the `credentials:` identity) for this route only.
   std::string role_arn;
   std::string external_id;
 };
@@ -75,6 +75,20 @@ struct tls_config {
   bool insecure_skip_verify = false; // --no-verify-ssl
 };
 
+// Where the base identity comes from. "default" walks the SDKs' chain; any other source is the only one tried.
+struct credentials_config {
+  std::string source = "default";  // default, environment, profile, web_identity, container, imds
+  std::string profile;             // for default and profile: the profile to read (empty: AWS_PROFILE, else default)
+  std::string role_arn;            // assume this role on top of the source, for every route
+  std::string external_id;
+  std::string session_name;        // empty: sigv4-sidecar-<unix seconds>
+  std::optional<std::chrono::seconds> duration;  // AssumeRole DurationSeconds; empty: STS's default (1 h)
+  std::string sts_region;          // region of the STS endpoint; empty: AWS_REGION, then the first route's region
+  int line = 0;
+};
+inline constexpr std::string_view credential_sources[] = {"default", "environment", "profile", "web_identity",
+                                                           "container", "imds"};
+
 struct pool_config {
   std::size_t max_idle_per_upstream = 64;
 };
@@ -91,6 +105,7 @@ struct config {
   timeouts_config timeouts;
   tls_config tls;
   pool_config pool;
+  credentials_config credentials;
   std::vector<route_config> routes;
   forward_proxy_config forward_proxy;
 };

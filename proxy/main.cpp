@@ -4,8 +4,14 @@
 #include <string_view>
 #include <vector>
 
-#include "creds/environment.hpp"
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "creds/chain.hpp"
 #include "proxy/config.hpp"
+#include "proxy/credentials.hpp"
+#include "proxy/doctor_command.hpp"
 #include "proxy/run_command.hpp"
 #include "proxy/sign_command.hpp"
 
@@ -19,6 +25,7 @@ constexpr std::string_view usage =
     "usage: sigv4-sidecar [--config FILE] [flags]   run the proxy (see README for every flag)\n"
     "       sigv4-sidecar sign [flags] URL           sign one request and print it\n"
     "       sigv4-sidecar check-config FILE          validate a config; every error with its line\n"
+    "       sigv4-sidecar doctor [--config FILE] [flags]  credentials, identity, clock skew, upstreams\n"
     "       sigv4-sidecar --version\n";
 
 }  // namespace
@@ -38,9 +45,26 @@ int main(int argc, char** argv) {
     sigv4::app::sign_io io{
         .out = std::cout,
         .err = std::cerr,
-        .get_credentials = [] { return sigv4::creds::from_environment(); },
+        .get_credentials = [&](std::string& why) -> std::optional<sigv4::credentials> {
+          // The default chain, as the proxy runs it (without a config: no role, the environment's region).
+          sigv4::creds::chain_context ctx{env, sigv4::app::make_credentials_http({}),
+                                          [] { return std::chrono::system_clock::now(); }, {}, {}};
+          auto chain = sigv4::creds::default_chain(ctx);
+          boost::asio::io_context ioc;
+          auto f = boost::asio::co_spawn(ioc, chain->fetch(), boost::asio::use_future);
+          ioc.run();
+          auto r = f.get();
+          if (!r.creds) {
+            why = r.reason;
+            return std::nullopt;
+          }
+          return r.creds->creds;
+        },
         .now = [] { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }};
     return sigv4::app::run_sign(std::span(args).subspan(1), io);
+  }
+  if (!args.empty() && args[0] == "doctor") {
+    return sigv4::app::run_doctor(std::span(args).subspan(1), std::cout, env);
   }
   if (!args.empty() && args[0] == "check-config") {
     return sigv4::app::run_check_config(std::span(args).subspan(1), std::cout, std::cerr, env);

@@ -25,7 +25,7 @@ decision reject(int status, std::string reason) {
 
 }  // namespace
 
-std::shared_ptr<const runtime> compile(config cfg) {
+std::shared_ptr<const runtime> compile(config cfg, const store_resolver& store_for) {
   auto rt = std::make_shared<runtime>();
   for (const auto& r : cfg.routes) {
     route_runtime rr{.cfg = r, .policy = header_policy::defaults(), .key = {}, .host_header = {}, .base_path = {}};
@@ -41,6 +41,7 @@ std::shared_ptr<const runtime> compile(config cfg) {
     rr.host_header = r.sign_host.empty() ? r.upstream.host_header() : r.sign_host;
     auto [path, query] = split_target(r.upstream.target);
     rr.base_path = std::string(trim_slash(path));
+    if (store_for) rr.creds = store_for(r.sigv4);
     rt->routes.push_back(std::move(rr));
   }
   rt->cfg = std::move(cfg);

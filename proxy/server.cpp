@@ -10,7 +10,7 @@
 #include <iostream>
 #include <thread>
 
-#include "creds/environment.hpp"
+#include "proxy/credentials.hpp"
 #include "net/tls.hpp"
 #include "obs/log.hpp"
 #include "proxy/forward.hpp"
@@ -80,9 +80,12 @@ asio::awaitable<void> run_admin_session(shared_state& s, tcp::socket socket) {
       if (s.draining) {
         res.result(http::status::service_unavailable);
         res.body() = "shutting down\n";
-      } else if (!c || c->creds.empty()) {
+      } else if (auto why = s.not_ready_reason ? s.not_ready_reason()
+                            : !c || c->creds.empty() ? s.creds.unavailable_reason()
+                                                      : std::string();
+                 !why.empty()) {
         res.result(http::status::service_unavailable);
-        res.body() = "not ready: " + s.creds.unavailable_reason() + "\n";
+        res.body() = "not ready: " + why + "\n";
       } else {
         res.body() = "ready: credentials from " + c->provider + "\n";
       }
@@ -267,7 +270,12 @@ class server {
     obs::level l = obs::level::info;
     obs::parse_level(res.cfg->log_level, l);
     obs::configure(l, res.cfg->log_format == "json" ? obs::log_format::json : obs::log_format::logfmt);
-    auto compiled = compile(std::move(*res.cfg));
+    if (res.cfg->credentials.source != old->cfg.credentials.source ||
+        res.cfg->credentials.profile != old->cfg.credentials.profile ||
+        res.cfg->credentials.role_arn != old->cfg.credentials.role_arn) {
+      obs::warn("the credentials block changes only on restart; new route roles are picked up now");
+    }
+    auto compiled = compile(std::move(*res.cfg), shared_.resolve_store);
     obs::info("config reloaded", {{"routes", compiled->routes.size()}});
     shared_.rt.store(std::move(compiled));
   }
@@ -321,17 +329,6 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   obs::parse_level(res.cfg->log_level, l);
   obs::configure(l, res.cfg->log_format == "json" ? obs::log_format::json : obs::log_format::logfmt);
 
-  creds::credential_store store;
-  if (auto c = creds::from_environment(env)) {
-    store.publish(std::make_shared<const creds::snapshot>(creds::snapshot{*c, "environment", std::nullopt}));
-    obs::info("credentials loaded", {{"provider", "environment"},
-                                     {"access_key_id_suffix", c->access_key_id.substr(c->access_key_id.size() > 4 ? c->access_key_id.size() - 4 : 0)}});
-  } else {
-    store.set_unavailable_reason("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set");
-    obs::warn("no AWS credentials: requests will get 503 until credentials are available",
-              {{"reason", store.unavailable_reason()}});
-  }
-
   std::unique_ptr<asio::ssl::context> tls;
   try {
     tls = std::make_unique<asio::ssl::context>(net::make_client_tls_context(
@@ -345,7 +342,24 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   }
 
   obs::registry registry;
-  shared_state shared(compile(std::move(*res.cfg)), store, registry, std::move(tls));
+  std::unique_ptr<credential_hub> hub;
+  try {
+    hub = std::make_unique<credential_hub>(*res.cfg, env, registry);
+  } catch (const std::exception& e) {
+    obs::error("credentials setup failed", {{"error", e.what()}});
+    return 1;
+  }
+  auto resolve = [h = hub.get()](const sigv4_config& s) { return h->store_for(s); };
+  shared_state shared(compile(std::move(*res.cfg), resolve), hub->base(),
+                      registry, std::move(tls));
+  shared.resolve_store = resolve;
+  shared.not_ready_reason = [h = hub.get()] { return h->not_ready_reason(); };
+  // The first fetch happens before the first request is served. If it fails (or is slow), the proxy serves
+  // anyway: /-/ready and every signed request say why with a 503, and the refreshers keep trying.
+  if (!hub->start(std::chrono::seconds(20))) {
+    obs::warn("no usable AWS credentials yet: requests get 503 until a refresh succeeds",
+              {{"reason", hub->not_ready_reason()}});
+  }
   shared.metrics.build_info.with({SIGV4_SIDECAR_VERSION_STRING}).set(1);
   server srv(shared, std::vector<std::string>(args.begin(), args.end()), env);
   return srv.run();

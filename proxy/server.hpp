@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,16 +23,19 @@
 namespace sigv4::app {
 
 struct shared_state {
-  shared_state(std::shared_ptr<const runtime> initial, creds::credential_store& c, obs::registry& reg,
+  shared_state(std::shared_ptr<const runtime> initial, const creds::credential_store& c, obs::registry& reg,
                std::unique_ptr<boost::asio::ssl::context> tls_ctx)
       : rt(std::move(initial)), creds(c), registry(reg), metrics(reg), tls(std::move(tls_ctx)) {}
 
   std::atomic<std::shared_ptr<const runtime>> rt;
-  creds::credential_store& creds;
+  const creds::credential_store& creds;  // the base identity; a route may have its own (route_runtime::creds)
   obs::registry& registry;
   proxy_metrics metrics;
   std::unique_ptr<boost::asio::ssl::context> tls;
   sigv4::signer signing;  // thread-safe; caches derived keys
+  // Why /-/ready is 503 (every identity's credentials are checked); empty = ready. Unset: the base store only.
+  std::function<std::string()> not_ready_reason;
+  store_resolver resolve_store;  // for reloads: a new route role gets its refresher
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
 };

@@ -179,11 +179,13 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       continue;
     }
 
-    auto creds = s.creds.current();
+    const creds::credential_store& store =
+        d.what == decision::kind::route && d.route->creds != nullptr ? *d.route->creds : s.creds;
+    auto creds = store.current();
     if (!creds || creds->creds.empty()) {
       s.metrics.signing_errors.with({ctx.route_name, "no_credentials"}).inc();
       bool keep = ctx.client_keep_alive && !has_body_pending(parser);
-      co_await finish_with_error(ctx, 503, "no AWS credentials available: " + s.creds.unavailable_reason() +
+      co_await finish_with_error(ctx, 503, "no AWS credentials available: " + store.unavailable_reason() +
                                                "; the request was not sent",
                                  keep);
       if (!keep) break;
@@ -194,7 +196,8 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       bool keep = ctx.client_keep_alive && !has_body_pending(parser);
       co_await finish_with_error(ctx, 503,
                                  "AWS credentials from " + creds->provider +
-                                     " have expired and could not be refreshed; the request was not sent",
+                                     " have expired and could not be refreshed (" + store.unavailable_reason() +
+                                     "); the request was not sent",
                                  keep);
       if (!keep) break;
       continue;

@@ -147,9 +147,10 @@ int run_sign(std::span<const std::string_view> args, const sign_io& io) {
     if (o.data) body = *o.data;
     if (o.data_file) body = read_file(*o.data_file);
 
-    auto creds = io.get_credentials();
+    std::string why;
+    auto creds = io.get_credentials(why);
     if (!creds || creds->empty()) {
-      throw usage_error{"no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"};
+      throw usage_error{"no AWS credentials: " + (why.empty() ? std::string("the credential chain found none") : why)};
     }
 
     // Host comes from the URL unless the caller gave one; it goes first, like a client would send it.

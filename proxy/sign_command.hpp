@@ -4,6 +4,7 @@
 #include <iosfwd>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "signer/types.hpp"
@@ -13,8 +14,8 @@ namespace sigv4::app {
 struct sign_io {
   std::ostream& out;
   std::ostream& err;
-  // Where credentials come from; the default chain plugs in here.
-  std::function<std::optional<credentials>()> get_credentials;
+  // Where credentials come from (the default chain); on failure nullopt with the reason in `why`.
+  std::function<std::optional<credentials>(std::string& why)> get_credentials;
   std::function<std::chrono::sys_seconds()> now;
 };
 

@@ -624,6 +624,9 @@ def credential_env(akid=TEST_AKID, secret=TEST_SECRET, token=None, base=None):
     if token is not None:
         env["AWS_SESSION_TOKEN"] = token
     env["HOME"] = work_dir()  # no ~/.aws of whoever runs the tests
+    # Never let the credential chain reach for the real IMDS (169.254.169.254) from a test; tests that
+    # want IMDS point AWS_EC2_METADATA_SERVICE_ENDPOINT at the fake and drop this.
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
     return env
 
 

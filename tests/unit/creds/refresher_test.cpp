@@ -30,6 +30,9 @@ TEST(refresh_policy, refreshes_five_minutes_before_expiry_minus_jitter) {
   // Less than five minutes left: half-way through what remains, never sooner than a second.
   EXPECT_EQ(next_refresh(p, t0, t0 + 4min, 0.0), t0 + 2min);
   EXPECT_EQ(next_refresh(p, t0, t0 + 1s, 0.0), t0 + 1s);
+  // Jitter never exceeds a quarter of the wait: 304 s credentials refresh 3 to 4 s from now, not at once.
+  EXPECT_EQ(next_refresh(p, t0, t0 + 304s, 0.0), t0 + 4s);
+  EXPECT_EQ(next_refresh(p, t0, t0 + 304s, 1.0), t0 + 3s);
 }
 
 TEST(refresh_policy, retries_with_capped_exponential_backoff) {
@@ -40,6 +43,9 @@ TEST(refresh_policy, retries_with_capped_exponential_backoff) {
   EXPECT_EQ(next_retry(p, t0, 30, std::nullopt), t0 + 2min);
   // Valid credentials expiring in 2 minutes: retry at least every quarter of what is left.
   EXPECT_EQ(next_retry(p, t0, 30, t0 + 2min), t0 + 30s);
+  // No valid credentials at all: every request fails, so retries stay a few seconds apart.
+  EXPECT_EQ(next_retry(p, t0, 30, std::nullopt, true), t0 + 5s);
+  EXPECT_EQ(next_retry(p, t0, 2, std::nullopt, true), t0 + 2s);
 }
 
 struct scripted_provider : provider {
@@ -275,9 +281,15 @@ TEST(chain, first_applicable_provider_decides_and_reasons_are_kept) {
   auto r = run_fetch(*chain);
   EXPECT_FALSE(r.creds);
   EXPECT_EQ(r.reason.rfind("imds: ", 0), 0u) << r.reason;
-  ASSERT_EQ(chain->decisions().size(), 3u);
+  // botocore's order: environment, a profile that assumes a role, web identity, the profile's own keys or
+  // process, the container endpoint, IMDS.
+  ASSERT_EQ(chain->decisions().size(), 6u);
   EXPECT_EQ(chain->decisions()[0].rfind("environment: skipped", 0), 0u);
-  EXPECT_EQ(chain->decisions()[1].rfind("container: skipped", 0), 0u);
+  EXPECT_EQ(chain->decisions()[1].rfind("profile_assume_role: skipped", 0), 0u);
+  EXPECT_EQ(chain->decisions()[2].rfind("web_identity: skipped", 0), 0u);
+  EXPECT_EQ(chain->decisions()[3].rfind("profile: skipped", 0), 0u);
+  EXPECT_EQ(chain->decisions()[4].rfind("container: skipped", 0), 0u);
+  EXPECT_EQ(chain->decisions()[5].rfind("imds: failed", 0), 0u);
   vars["AWS_ACCESS_KEY_ID"] = "AKIDENV";
   vars["AWS_SECRET_ACCESS_KEY"] = "s";
   auto env_wins = run_fetch(*chain);

@@ -1,0 +1,182 @@
+#include "proxy/credentials.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <condition_variable>
+
+#include "creds/sts.hpp"
+#include "net/http_client.hpp"
+#include "net/tls.hpp"
+#include "obs/log.hpp"
+
+namespace sigv4::app {
+namespace asio = boost::asio;
+
+creds::http_fn make_credentials_http(const tls_config& tls) {
+  // STS is always verified: --no-verify-ssl is about upstreams, never about where credentials come from.
+  auto ctx = std::make_shared<asio::ssl::context>(net::make_client_tls_context({.ca_file = tls.ca_file, .verify = true}));
+  return [ctx](net::http_request r) { return net::fetch(std::move(r), ctx.get()); };
+}
+
+namespace {
+
+std::string sts_region_for(const config& cfg, const env_lookup& env, const std::string& route_region) {
+  if (!cfg.credentials.sts_region.empty()) return cfg.credentials.sts_region;
+  for (const char* n : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (const char* v = env(n); v != nullptr && *v != '\0') return v;
+  }
+  if (!route_region.empty()) return route_region;
+  for (const auto& r : cfg.routes) {
+    if (!r.sigv4.region.empty()) return r.sigv4.region;
+  }
+  return {};
+}
+
+creds::assume_role_params role_params(const credentials_config& c, const std::string& role_arn,
+                                      const std::string& external_id) {
+  creds::assume_role_params p;
+  p.role_arn = role_arn;
+  p.role_session_name = c.session_name;
+  if (!external_id.empty()) p.external_id = external_id;
+  if (c.duration) p.duration_seconds = c.duration->count();
+  return p;
+}
+
+std::string role_key(const sigv4_config& s) { return s.role_arn + '\n' + s.external_id; }
+
+}  // namespace
+
+std::unique_ptr<creds::provider> make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http,
+                                                    std::string& error) {
+  auto clock = [] { return std::chrono::system_clock::now(); };
+  creds::chain_context ctx{env, http, clock, sts_region_for(cfg, env, {}), cfg.credentials.profile};
+  auto p = creds::make_source(cfg.credentials.source, ctx, error);
+  if (!p || cfg.credentials.role_arn.empty()) return p;
+  creds::sts_client sts(creds::resolve_sts_endpoint(env, ctx.region), http, clock);
+  return std::make_unique<creds::assume_role_provider>(
+      std::move(p), role_params(cfg.credentials, cfg.credentials.role_arn, cfg.credentials.external_id), std::move(sts));
+}
+
+credential_hub::credential_hub(const config& cfg, env_lookup env, obs::registry& metrics)
+    : cfg_(cfg), env_(std::move(env)), http_(make_credentials_http(cfg.tls)) {
+  std::string error;
+  auto p = make_base_provider(cfg_, env_, http_, error);
+  if (!p) throw std::runtime_error(error);
+  base_ = std::make_unique<identity>();
+  base_->label = "base";
+  base_->store.set_unavailable_reason("credentials have not been fetched yet");
+  base_->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), base_->store, &metrics);
+}
+
+credential_hub::~credential_hub() {
+  stop();
+  // Refreshers (and their timers) go while the io_context still exists; coroutine frames go with it after.
+  roles_.clear();
+  base_.reset();
+}
+
+const creds::credential_store* credential_hub::store_for(const sigv4_config& s) {
+  if (s.role_arn.empty()) return &base_->store;
+  std::lock_guard lock(mutex_);
+  auto& slot = roles_[role_key(s)];
+  if (!slot) {
+    slot = std::make_unique<identity>();
+    slot->label = "role " + s.role_arn;
+    slot->store.set_unavailable_reason("credentials for " + s.role_arn + " have not been fetched yet");
+    creds::sts_client sts(creds::resolve_sts_endpoint(env_, sts_region_for(cfg_, env_, s.region)), http_,
+                          [] { return std::chrono::system_clock::now(); });
+    auto p = std::make_unique<creds::assume_role_provider>(creds::make_store_provider(base_->store, "base"),
+                                                           role_params(cfg_.credentials, s.role_arn, s.external_id),
+                                                           std::move(sts));
+    // Per-role refreshers log and answer 503 with their reasons; the metrics describe the base identity.
+    slot->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), slot->store, nullptr);
+    if (started_) launch(*slot);
+  }
+  return &slot->store;
+}
+
+void credential_hub::launch(identity& id) {
+  asio::co_spawn(
+      ioc_,
+      [&id]() -> asio::awaitable<void> {
+        co_await id.refresher->refresh_now();
+        co_await id.refresher->run();
+      },
+      asio::detached);
+}
+
+bool credential_hub::start(std::chrono::milliseconds wait) {
+  // Shared with the first round, which may outlive this call when the wait times out.
+  struct first_round {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  auto sync = std::make_shared<first_round>();
+  {
+    std::lock_guard lock(mutex_);
+    started_ = true;
+    // The base identity first: every role is assumed with it.
+    asio::co_spawn(
+        ioc_,
+        [sync, this]() -> asio::awaitable<void> {
+          co_await base_->refresher->refresh_now();
+          std::vector<identity*> roles;
+          {
+            std::lock_guard lock(mutex_);
+            for (auto& [k, id] : roles_) roles.push_back(id.get());
+          }
+          for (auto* id : roles) co_await id->refresher->refresh_now();
+          {
+            std::lock_guard lk(sync->m);
+            sync->done = true;
+          }
+          sync->cv.notify_all();
+          for (auto* id : roles) {
+            asio::co_spawn(ioc_, [id]() -> asio::awaitable<void> { co_await id->refresher->run(); }, asio::detached);
+          }
+          co_await base_->refresher->run();
+        },
+        asio::detached);
+  }
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(ioc_);
+    ioc_.run();
+  });
+  std::unique_lock lk(sync->m);
+  if (!sync->cv.wait_for(lk, wait, [&] { return sync->done; })) {
+    obs::warn("the first credential fetch is taking long; serving now, requests get 503 until it ends",
+              {{"waited_ms", wait.count()}});
+  }
+  return not_ready_reason().empty();
+}
+
+void credential_hub::stop() {
+  if (!thread_.joinable()) return;
+  ioc_.stop();
+  thread_.join();
+}
+
+std::string credential_hub::not_ready_reason() const {
+  auto now = std::chrono::system_clock::now();
+  auto check = [&](const identity& id) -> std::string {
+    auto c = id.store.current();
+    if (!c || c->creds.empty()) return id.label + ": " + id.store.unavailable_reason();
+    if (c->expiration && *c->expiration <= now) {
+      return id.label + ": the credentials from " + c->provider + " have expired and could not be refreshed (" +
+             id.store.unavailable_reason() + ")";
+    }
+    return {};
+  };
+  std::string why = check(*base_);
+  std::lock_guard lock(mutex_);
+  for (const auto& [k, id] : roles_) {
+    if (auto w = check(*id); !w.empty()) why += (why.empty() ? "" : "; ") + w;
+  }
+  return why;
+}
+
+}  // namespace sigv4::app

@@ -1,0 +1,68 @@
+#pragma once
+// The proxy's credentials: one refresher for the base identity (the `credentials:` source, plus its role_arn
+// if any) and one per distinct route role (a route's sigv4.role_arn, assumed with the base identity). They
+// run on their own thread and io_context, so a slow IMDS or STS never shares a thread with request
+// forwarding; the workers only read the published snapshots.
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "creds/chain.hpp"
+#include "creds/refresher.hpp"
+#include "creds/store.hpp"
+#include "obs/metrics.hpp"
+#include "proxy/config.hpp"
+
+namespace sigv4::app {
+
+// The HTTP the providers use: net::fetch, with a TLS context for https STS endpoints.
+creds::http_fn make_credentials_http(const tls_config& tls);
+
+// The base provider a config asks for: the `credentials:` source with its role_arn on top. nullptr + error
+// when the source is unknown.
+std::unique_ptr<creds::provider> make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http,
+                                                    std::string& error);
+
+class credential_hub {
+ public:
+  credential_hub(const config& cfg, env_lookup env, obs::registry& metrics);
+  ~credential_hub();
+  credential_hub(const credential_hub&) = delete;
+  credential_hub& operator=(const credential_hub&) = delete;
+
+  // Starts the refresh thread and waits (at most `wait`) for the first fetch of every identity. False when
+  // some identity has no credentials yet; the refreshers keep trying in the background either way.
+  bool start(std::chrono::milliseconds wait);
+  void stop();
+
+  const creds::credential_store& base() const { return base_->store; }
+  // The store for a route: the base one, or its role's (created, and fetched in the background, on first use:
+  // a reload may add a role). Not for the hot path: routing calls it when a config is compiled.
+  const creds::credential_store* store_for(const sigv4_config& s);
+  // 503 reasons for /-/ready: empty when every identity has unexpired credentials.
+  std::string not_ready_reason() const;
+
+ private:
+  struct identity {
+    std::string label;  // "base" or the role ARN
+    creds::credential_store store;
+    std::unique_ptr<creds::refresher> refresher;
+  };
+  void launch(identity& id);
+
+  config cfg_;
+  env_lookup env_;
+  creds::http_fn http_;
+  boost::asio::io_context ioc_;
+  std::thread thread_;
+  std::unique_ptr<identity> base_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<identity>> roles_;
+  bool started_ = false;
+};
+
+}  // namespace sigv4::app
