@@ -119,13 +119,19 @@ loaded_profile load_profile(const chain_context& ctx) {
   return out;
 }
 
+std::unique_ptr<provider> make_imds(const chain_context& ctx) {
+  auto settings = imds_settings::from_env(ctx.env);
+  settings.v1_fallback = ctx.imds_v1_fallback;
+  return std::make_unique<imds_provider>(std::move(settings), ctx.http, ctx.clock);
+}
+
 std::unique_ptr<provider> named(named_source n, const chain_context& ctx) {
   switch (n) {
     case named_source::environment:
       return std::make_unique<required_provider>(make_environment_provider(ctx.env));
     case named_source::ec2_instance_metadata:
       return std::make_unique<required_provider>(
-          std::make_unique<imds_provider>(imds_settings::from_env(ctx.env), ctx.http, ctx.clock));
+          make_imds(ctx));
     case named_source::ecs_container:
       return std::make_unique<required_provider>(std::make_unique<container_provider>(ctx.env, ctx.http));
   }
@@ -299,12 +305,12 @@ std::unique_ptr<chain_provider> default_chain(chain_context ctx) {
   ps.push_back(std::make_unique<web_identity_slot>(ctx));
   ps.push_back(std::make_unique<profile_provider>(ctx, false));
   ps.push_back(std::make_unique<container_provider>(ctx.env, ctx.http));
-  ps.push_back(std::make_unique<imds_provider>(imds_settings::from_env(ctx.env), ctx.http, ctx.clock));
+  ps.push_back(make_imds(ctx));
   return std::make_unique<chain_provider>(std::move(ps));
 }
 
 std::unique_ptr<chain_provider> default_chain(const env_fn& env, http_fn http, clock_fn clock) {
-  return default_chain(chain_context{env, std::move(http), std::move(clock), {}, {}});
+  return default_chain(chain_context{env, std::move(http), std::move(clock), {}, {}, false});
 }
 
 std::unique_ptr<provider> make_source(std::string_view source, chain_context ctx, std::string& error) {
@@ -317,7 +323,7 @@ std::unique_ptr<provider> make_source(std::string_view source, chain_context ctx
   }
   if (source == "imds") {
     return std::make_unique<required_provider>(
-        std::make_unique<imds_provider>(imds_settings::from_env(ctx.env), ctx.http, ctx.clock));
+        make_imds(ctx));
   }
   error = "unknown credentials source \"" + std::string(source) + "\"";
   return nullptr;

@@ -21,6 +21,7 @@ struct chain_context {
   clock_fn clock;
   std::string region;   // for STS endpoints when neither the profile nor AWS_REGION names one
   std::string profile;  // the profile to read; empty: AWS_PROFILE, else "default"
+  bool imds_v1_fallback = false;  // IMDSv1 (no token) when the token PUT fails; off unless configured
 };
 
 class chain_provider : public provider {

@@ -113,7 +113,8 @@ void read_forward_proxy(yaml_reader& r, const YAML::Node& node, int line, forwar
 void read_credentials(yaml_reader& r, const YAML::Node& node, int line, credentials_config& out) {
   out.line = line;
   r.for_each_key(node, line, "credentials",
-                 {"source", "profile", "role_arn", "external_id", "session_name", "duration", "sts_region"},
+                 {"source", "profile", "role_arn", "external_id", "session_name", "duration", "sts_region",
+                  "imds_v1_fallback"},
                  [&](std::string_view key, const YAML::Node& v, int kl) {
                    std::string name = "credentials." + std::string(key);
                    if (key == "source") {
@@ -130,6 +131,8 @@ void read_credentials(yaml_reader& r, const YAML::Node& node, int line, credenti
                      } else {
                        r.error(kl, name + " " + quote(*s) + " is not one of " + all);
                      }
+                   } else if (key == "imds_v1_fallback") {
+                     assign(out.imds_v1_fallback, r.boolean(v, kl, name));
                    } else if (key == "duration") {
                      auto s = r.string(v, kl, name);
                      if (!s) return;

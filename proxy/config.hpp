@@ -84,6 +84,7 @@ struct credentials_config {
   std::string session_name;        // empty: sigv4-sidecar-<unix seconds>
   std::optional<std::chrono::seconds> duration;  // AssumeRole DurationSeconds; empty: STS's default (1 h)
   std::string sts_region;          // region of the STS endpoint; empty: AWS_REGION, then the first route's region
+  bool imds_v1_fallback = false;   // allow IMDSv1 when the IMDSv2 token PUT fails
   int line = 0;
 };
 inline constexpr std::string_view credential_sources[] = {"default", "environment", "profile", "web_identity",

@@ -52,7 +52,8 @@ std::string role_key(const sigv4_config& s) { return s.role_arn + '\n' + s.exter
 std::unique_ptr<creds::provider> make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http,
                                                     std::string& error) {
   auto clock = [] { return std::chrono::system_clock::now(); };
-  creds::chain_context ctx{env, http, clock, sts_region_for(cfg, env, {}), cfg.credentials.profile};
+  creds::chain_context ctx{env, http, clock, sts_region_for(cfg, env, {}), cfg.credentials.profile,
+                           cfg.credentials.imds_v1_fallback};
   auto p = creds::make_source(cfg.credentials.source, ctx, error);
   if (!p || cfg.credentials.role_arn.empty()) return p;
   creds::sts_client sts(creds::resolve_sts_endpoint(env, ctx.region), http, clock);

@@ -109,7 +109,7 @@ int run_doctor(std::span<const std::string_view> args, std::ostream& out, const 
   out << "credentials (source: " << cfg.credentials.source
       << (cfg.credentials.role_arn.empty() ? "" : ", then AssumeRole " + cfg.credentials.role_arn) << ")\n";
   // The chain on its own first, to show every provider's decision.
-  creds::chain_context ctx{env, http, clock, {}, cfg.credentials.profile};
+  creds::chain_context ctx{env, http, clock, {}, cfg.credentials.profile, cfg.credentials.imds_v1_fallback};
   for (const auto& r : cfg.routes) {
     if (ctx.region.empty()) ctx.region = r.sigv4.region;
   }

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
         .get_credentials = [&](std::string& why) -> std::optional<sigv4::credentials> {
           // The default chain, as the proxy runs it (without a config: no role, the environment's region).
           sigv4::creds::chain_context ctx{env, sigv4::app::make_credentials_http({}),
-                                          [] { return std::chrono::system_clock::now(); }, {}, {}};
+                                          [] { return std::chrono::system_clock::now(); }, {}, {}, false};
           auto chain = sigv4::creds::default_chain(ctx);
           boost::asio::io_context ioc;
           auto f = boost::asio::co_spawn(ioc, chain->fetch(), boost::asio::use_future);

@@ -415,6 +415,54 @@ routes:
   EXPECT_EQ(r.errors.size(), 2u) << dump(r.errors);
 }
 
+TEST(config_file, credentials_block) {
+  auto r = parse(with_route(R"(
+credentials:
+  source: profile
+  profile: prod
+  role_arn: arn:aws:iam::123456789012:role/base
+  external_id: ext
+  session_name: sidecar
+  duration: 2h
+  sts_region: eu-west-1
+  imds_v1_fallback: true
+)"));
+  ASSERT_TRUE(r.cfg) << dump(r.errors);
+  const auto& c = r.cfg->credentials;
+  EXPECT_EQ(c.source, "profile");
+  EXPECT_EQ(c.profile, "prod");
+  EXPECT_EQ(c.role_arn, "arn:aws:iam::123456789012:role/base");
+  EXPECT_EQ(c.external_id, "ext");
+  EXPECT_EQ(c.session_name, "sidecar");
+  EXPECT_EQ(c.duration, std::chrono::seconds(7200));
+  EXPECT_EQ(c.sts_region, "eu-west-1");
+  EXPECT_TRUE(c.imds_v1_fallback);
+  auto d = parse(with_route(""));
+  ASSERT_TRUE(d.cfg) << dump(d.errors);
+  EXPECT_EQ(d.cfg->credentials.source, "default");
+  EXPECT_FALSE(d.cfg->credentials.duration);
+}
+
+TEST(config_errors, credentials_block) {
+  auto r = parse(with_route(R"(
+credentials:
+  source: instance_profile
+  duration: 5m
+  role_arn: ""
+  sorce: x
+)"));
+  EXPECT_ERROR(r, 2, "credentials.source 'instance_profile' is not one of default, environment, profile");
+  EXPECT_ERROR(r, 3, "credentials.duration '5m' must be a duration from 15m to 12h");
+  EXPECT_ERROR(r, 4, "credentials.role_arn is empty");
+  EXPECT_ERROR(r, 5, "unknown key 'sorce' in credentials; did you mean 'source'?");
+  auto p = parse(with_route(R"(
+credentials:
+  source: imds
+  profile: prod
+)"));
+  EXPECT_ERROR(p, 1, "credentials.profile is only used with source default or profile, not imds");
+}
+
 TEST(config_errors, yaml_syntax_error_has_its_line) {
   auto r = parse(R"(
 listen: 127.0.0.1:8005
