@@ -21,7 +21,15 @@ class environment_provider : public provider {
   std::string_view name() const override { return "environment"; }
   asio::awaitable<fetch_result> fetch() override {
     auto c = from_environment([this](const char* n) { return env_(n); });
-    if (!c) co_return fetch_result::skip("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
+    if (!c) {
+      // botocore: an access key id without its secret stops the chain (PartialCredentialsError) rather
+      // than quietly signing as whatever identity comes next.
+      const char* id = env_("AWS_ACCESS_KEY_ID");
+      if (id != nullptr && *id != '\0') {
+        co_return fetch_result::fail("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not (partial credentials)");
+      }
+      co_return fetch_result::skip("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
+    }
     co_return fetch_result::ok(snapshot{*c, "environment", std::nullopt});
   }
 

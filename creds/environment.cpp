@@ -9,7 +9,10 @@ std::optional<credentials> from_environment(const env_lookup& getenv) {
     const char* v = getenv(name);
     return v != nullptr ? std::string(v) : std::string();
   };
-  credentials c{value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY"), value("AWS_SESSION_TOKEN")};
+  // AWS_SECURITY_TOKEN: the legacy name botocore still reads when AWS_SESSION_TOKEN is absent.
+  auto token = value("AWS_SESSION_TOKEN");
+  if (token.empty()) token = value("AWS_SECURITY_TOKEN");
+  credentials c{value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY"), token};
   if (c.empty()) return std::nullopt;
   return c;
 }

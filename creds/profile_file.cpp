@@ -307,10 +307,14 @@ class resolver {
     const auto& p = files_.merged.at(name);
     if (auto token_file = get(name, p, "web_identity_token_file"); token_file && !token_file->empty()) {
       auto role_arn = get(name, p, "role_arn");
-      if (!role_arn || role_arn->empty())
+      // The profile being resolved may take its role ARN from AWS_ROLE_ARN (botocore reads web identity
+      // settings key by key, environment first): the chain's web identity step decides. A source profile
+      // cannot.
+      const bool top = visited_.size() == 1 && visited_.front() == name;
+      if ((!role_arn || role_arn->empty()) && !top)
         return error_.empty() ? "profile " + in_quotes(name) + " has web_identity_token_file but no role_arn"
                               : error_;
-      out = web_identity_source{*role_arn, *token_file, get(name, p, "role_session_name")};
+      out = web_identity_source{role_arn.value_or(""), *token_file, get(name, p, "role_session_name")};
       return error_;
     }
     if (!error_.empty()) return error_;

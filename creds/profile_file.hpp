@@ -83,6 +83,7 @@ struct process_source {
 };
 
 // `role_arn` + `web_identity_token_file`: AssumeRoleWithWebIdentity, the token file re-read on each fetch.
+// role_arn may be empty for the profile being resolved (not a source profile): AWS_ROLE_ARN may supply it.
 struct web_identity_source {
   std::string role_arn;
   std::string token_file;

@@ -309,5 +309,28 @@ TEST(json_credentials, errors_never_carry_the_secret) {
   EXPECT_FALSE(parse_rfc3339("tomorrow"));
 }
 
+TEST(chain, partial_environment_credentials_stop_the_chain_and_the_legacy_token_name_counts) {
+  fake_http http;
+  std::map<std::string, std::string> vars = {{"AWS_ACCESS_KEY_ID", "AKIDPARTIAL"},
+                                             {"AWS_EC2_METADATA_DISABLED", "true"}};
+  auto env = [&](const char* n) -> const char* {
+    auto it = vars.find(n);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+  auto chain = default_chain(env, http.fn(), [] { return t0; });
+  // botocore: PartialCredentialsError, not a quiet fall-through to the next identity.
+  auto r = run_fetch(*chain);
+  EXPECT_FALSE(r.creds);
+  EXPECT_EQ(r.reason, "environment: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not (partial credentials)");
+  EXPECT_EQ(chain->decisions().size(), 1u);
+  vars["AWS_SECRET_ACCESS_KEY"] = "s";
+  vars["AWS_SECURITY_TOKEN"] = "legacy-token";
+  auto ok = run_fetch(*chain);
+  ASSERT_TRUE(ok.creds);
+  EXPECT_EQ(ok.creds->creds.session_token, "legacy-token");
+  vars["AWS_SESSION_TOKEN"] = "current-token";
+  EXPECT_EQ(run_fetch(*chain).creds->creds.session_token, "current-token");
+}
+
 }  // namespace
 }  // namespace sigv4::creds
