@@ -190,6 +190,23 @@ def main():
     seen, took, ok = poll(cold, lambda r: r.status == 200, 15, path="/cold", interval=0.1)
     t.check(ok, f"recovered {took:.1f} s after IMDS came up")
     cold.stop()
+
+    # -----------------------------------------------------------------------------------------------------
+    t.section("the sign subcommand uses the same chain")
+    import subprocess
+    current = aws.state("imds")["credentials"]
+    out = subprocess.run([binary, "sign", "--region", REGION, "--service", SERVICE, f"http://{L}:{vport}/signed"],
+                         env=imds_env(aws), capture_output=True, text=True, timeout=30)
+    t.check(out.returncode == 0, "sign exits 0 with IMDS credentials", out.stderr)
+    t.check(f"Credential={current['AccessKeyId']}/" in out.stdout, "signed with the IMDS key", out.stdout)
+    t.check(f"X-Amz-Security-Token: {current['Token']}" in out.stdout, "with the IMDS token")
+    aws.down("imds")
+    out = subprocess.run([binary, "sign", "--region", REGION, "--service", SERVICE, f"http://{L}:{vport}/signed"],
+                         env=imds_env(aws), capture_output=True, text=True, timeout=30)
+    t.check_eq(out.returncode, 2, "sign exits 2 without credentials")
+    t.check("no AWS credentials" in out.stderr and "imds" in out.stderr, "and says why (imds)", out.stderr)
+    t.check("Authorization" not in out.stdout, "and prints no request")
+    aws.up("imds")
     fake_proc.stop()
     verifier.stop()
 
