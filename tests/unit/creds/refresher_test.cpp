@@ -22,6 +22,14 @@ using namespace std::chrono;
 namespace asio = boost::asio;
 const time_point t0 = system_clock::time_point(sys_days{2026y / 11 / 27} + 12h);
 
+// An environment lookup over a map the test keeps changing.
+env_fn env_over(const std::map<std::string, std::string>& vars) {
+  return [&vars](const char* n) -> const char* {
+    auto it = vars.find(n);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+}
+
 TEST(refresh_policy, refreshes_five_minutes_before_expiry_minus_jitter) {
   refresh_policy p;
   EXPECT_EQ(next_refresh(p, t0, t0 + 1h, 0.0), t0 + 55min);
@@ -244,10 +252,7 @@ TEST(container_provider, full_uri_with_token_file_and_http_rules) {
   { std::ofstream(token_file) << "secret-token\n"; }
   std::map<std::string, std::string> vars = {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds"},
                                              {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file}};
-  auto env = [&](const char* n) -> const char* {
-    auto it = vars.find(n);
-    return it == vars.end() ? nullptr : it->second.c_str();
-  };
+  auto env = env_over(vars);
   container_provider p(env, http.fn());
   auto r = run_fetch(p);
   ASSERT_TRUE(r.creds) << r.reason;
@@ -273,10 +278,7 @@ TEST(container_provider, full_uri_with_token_file_and_http_rules) {
 TEST(chain, first_applicable_provider_decides_and_reasons_are_kept) {
   fake_http http;  // nothing answers: IMDS fails
   std::map<std::string, std::string> vars = {{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1"}};
-  auto env = [&](const char* n) -> const char* {
-    auto it = vars.find(n);
-    return it == vars.end() ? nullptr : it->second.c_str();
-  };
+  auto env = env_over(vars);
   auto chain = default_chain(env, http.fn(), [] { return t0; });
   auto r = run_fetch(*chain);
   EXPECT_FALSE(r.creds);
@@ -313,10 +315,7 @@ TEST(chain, partial_environment_credentials_stop_the_chain_and_the_legacy_token_
   fake_http http;
   std::map<std::string, std::string> vars = {{"AWS_ACCESS_KEY_ID", "AKIDPARTIAL"},
                                              {"AWS_EC2_METADATA_DISABLED", "true"}};
-  auto env = [&](const char* n) -> const char* {
-    auto it = vars.find(n);
-    return it == vars.end() ? nullptr : it->second.c_str();
-  };
+  auto env = env_over(vars);
   auto chain = default_chain(env, http.fn(), [] { return t0; });
   // botocore: PartialCredentialsError, not a quiet fall-through to the next identity.
   auto r = run_fetch(*chain);
