@@ -56,7 +56,8 @@ void histogram::render(std::string& out, std::string_view name, std::string_view
     out += std::to_string(cumulative);
     out += '\n';
   }
-  std::string braces = labels.empty() ? std::string() : "{" + std::string(labels) + "}";
+  std::string braces;  // built by appending: `"{" + std::string(x)` trips GCC 12's -Wrestrict (bug 105329)
+  if (!labels.empty()) braces.append("{").append(labels).append("}");
   out.append(name).append("_sum").append(braces).append(" ");
   append_number(out, sum_.load(std::memory_order_relaxed));
   out += '\n';

@@ -121,7 +121,7 @@ std::string normalize_path(std::string_view path) {
     out += segments[i];
   }
   if (path.back() == '/' && !segments.empty()) out += '/';
-  if (out.empty()) out = "/";
+  if (out.empty()) out.push_back('/');  // not `= "/"`: GCC 12 warns -Wrestrict on it (bug 105329)
   return out;
 }
 
