@@ -1191,6 +1191,15 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.last_status = status
+        # Record before the answer leaves: a client that has its answer must find the request in the records
+        # (the dict stays shared, so fields the handler adds afterwards still show).
+        pending = getattr(self, "pending_record", None)
+        if pending is not None:
+            fake, rec = pending
+            self.pending_record = None
+            if rec.get("status") is None:
+                rec["status"] = status
+            fake.record(rec)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -1258,6 +1267,7 @@ class Handler(BaseHTTPRequestHandler):
         fake, world = self.server.fake, self.server.world
         path, _, query = self.raw_target.partition("?")
         self.last_status = None
+        self.pending_record = None
         try:
             body = self.read_body()
         except ValueError as e:
@@ -1270,6 +1280,7 @@ class Handler(BaseHTTPRequestHandler):
         req = Request(self, path, query, body)
         rec = {"time": time.time(), "method": self.command, "path": path, "query": query, "forced": False}
         rec["kind"] = kind = fake.inspect(req, rec)
+        self.pending_record = (fake, rec)
         try:
             with fake.lock:
                 down, delay = fake.down, fake.config["delay_ms"]
@@ -1278,6 +1289,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.abort()
             if fake.hangs(kind):
                 rec["status"] = "hung"
+                self.pending_record = None
                 fake.record(rec)
                 world.log(f"{fake.name} {self.client_address[0]}:{self.client_address[1]} {self.command} {path} "
                           f"-> hung")
@@ -1295,7 +1307,9 @@ class Handler(BaseHTTPRequestHandler):
             if rec is not None:
                 if rec.get("status") is None:
                     rec["status"] = self.last_status if self.last_status is not None else "closed"
-                fake.record(rec)
+                if self.pending_record is not None:  # not recorded by send(): closed or aborted, no answer
+                    self.pending_record = None
+                    fake.record(rec)
                 extra = "".join(f" {k}={rec[k]}" for k in ("token", "auth", "action", "error") if rec.get(k))
                 world.log(f"{fake.name} {self.client_address[0]}:{self.client_address[1]} {self.command} {path} "
                           f"-> {rec['status']}{' (forced)' if rec['forced'] else ''}{extra}")
