@@ -22,30 +22,37 @@ std::string key_suffix(const credentials& c) {
 
 }  // namespace
 
+refresher_metrics::refresher_metrics(obs::registry& r)
+    : registry(r),
+      refreshes(r.counters("sigv4_sidecar_credential_refreshes_total",
+                           "Credential fetches, by provider, result and identity.", {"provider", "result", "identity"})),
+      expiry(r.gauges("sigv4_sidecar_credentials_expiry_timestamp_seconds",
+                      "When the credentials in use expire (0: they do not).", {"identity"})),
+      last_success(r.gauges("sigv4_sidecar_credentials_last_success_timestamp_seconds",
+                            "When credentials were last fetched successfully.", {"identity"})),
+      since(r.gauges("sigv4_sidecar_credentials_seconds_since_last_success",
+                     "Seconds since credentials were last fetched successfully (-1: never).", {"identity"})),
+      provider_in_use(r.gauges("sigv4_sidecar_credentials_provider",
+                               "The credential provider in use (1) by name.", {"provider", "identity"})) {}
+
 refresher::refresher(asio::any_io_executor ex, std::unique_ptr<provider> source, credential_store& store,
-                     obs::registry* metrics, clock_fn clock, sleep_fn sleep, refresh_policy policy)
+                     refresher_metrics* metrics, clock_fn clock, sleep_fn sleep, refresh_policy policy,
+                     std::string identity)
     : ex_(ex),
       source_(std::move(source)),
       store_(store),
       clock_(clock ? std::move(clock) : clock_fn([] { return std::chrono::system_clock::now(); })),
       sleep_(std::move(sleep)),
       policy_(policy),
-      wake_(ex) {
-  if (metrics != nullptr) {
-    refreshes_ = &metrics->counters("sigv4_sidecar_credential_refreshes_total",
-                                    "Credential fetches, by provider and result.", {"provider", "result"});
-    expiry_ = &metrics->gauges("sigv4_sidecar_credentials_expiry_timestamp_seconds",
-                               "When the credentials in use expire (0: they do not).")
-                   .with({});
-    last_success_ = &metrics->gauges("sigv4_sidecar_credentials_last_success_timestamp_seconds",
-                                     "When credentials were last fetched successfully.")
-                         .with({});
-    provider_in_use_ = &metrics->gauges("sigv4_sidecar_credentials_provider",
-                                        "The credential provider in use (1) by name.", {"provider"});
-    auto& since = metrics->gauges("sigv4_sidecar_credentials_seconds_since_last_success",
-                                  "Seconds since credentials were last fetched successfully (-1: never).")
-                      .with({});
-    metrics->add_collector([this, &since] {
+      wake_(ex),
+      metrics_(metrics),
+      identity_(std::move(identity)) {
+  if (metrics_ != nullptr) {
+    expiry_ = &metrics_->expiry.with({identity_});
+    last_success_ = &metrics_->last_success.with({identity_});
+    auto& since = metrics_->since.with({identity_});
+    since.set(-1);
+    metrics_->registry.add_collector([this, &since] {
       double last = last_success_->value();
       since.set(last == 0 ? -1 : seconds_since_epoch(clock_()) - last);
     });
@@ -79,14 +86,19 @@ asio::awaitable<bool> refresher::refresh_now() {
     std::uniform_real_distribution<double> jitter(0.0, 1.0);
     next_ = next_refresh(policy_, now, r.creds->expiration, jitter(rng_));
     last_ok_ = true;
-    if (refreshes_ != nullptr) {
-      refreshes_->with({r.creds->provider, "success"}).inc();
+    if (metrics_ != nullptr) {
+      metrics_->refreshes.with({r.creds->provider, "success", identity_}).inc();
       expiry_->set(r.creds->expiration ? seconds_since_epoch(*r.creds->expiration) : 0);
       last_success_->set(seconds_since_epoch(now));
-      provider_in_use_->with({r.creds->provider}).set(1);
+      if (provider_shown_ != r.creds->provider) {
+        if (!provider_shown_.empty()) metrics_->provider_in_use.with({provider_shown_, identity_}).set(0);
+        provider_shown_ = r.creds->provider;
+        metrics_->provider_in_use.with({provider_shown_, identity_}).set(1);
+      }
     }
     obs::info("credentials refreshed",
-              {{"provider", r.creds->provider},
+              {{"identity", identity_},
+               {"provider", r.creds->provider},
                {"access_key_id_suffix", key_suffix(r.creds->creds)},
                {"expires_in_s", r.creds->expiration
                                     ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
@@ -101,10 +113,11 @@ asio::awaitable<bool> refresher::refresh_now() {
     next_ = next_retry(policy_, now, failures_, expiration, !still_valid);
     last_ok_ = false;
     if (!still_valid) store_.set_unavailable_reason(last_error_);
-    if (refreshes_ != nullptr) refreshes_->with({name, "failure"}).inc();
+    if (metrics_ != nullptr) metrics_->refreshes.with({name, "failure", identity_}).inc();
     obs::warn(still_valid ? "credential refresh failed; the current credentials stay in use until they expire"
                           : "no valid AWS credentials; requests get 503 until a refresh succeeds",
-              {{"provider", name},
+              {{"identity", identity_},
+               {"provider", name},
                {"error", last_error_},
                {"failures", failures_},
                {"retry_in_ms",

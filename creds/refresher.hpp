@@ -18,13 +18,27 @@
 
 namespace sigv4::creds {
 
+// The credential metrics of a process, shared by its refreshers; the `identity` label tells them apart
+// ("base", or a route's role ARN).
+struct refresher_metrics {
+  explicit refresher_metrics(obs::registry& r);
+  obs::registry& registry;
+  obs::counter_family& refreshes;     // {provider, result, identity}
+  obs::gauge_family& expiry;          // {identity}
+  obs::gauge_family& last_success;    // {identity}
+  obs::gauge_family& since;           // {identity}
+  obs::gauge_family& provider_in_use; // {provider, identity}
+};
+
 class refresher {
  public:
   // Waits until the given wall-clock time; injectable so tests move a fake clock instead of sleeping.
   using sleep_fn = std::function<boost::asio::awaitable<void>(time_point)>;
 
+  // metrics may be null (no metrics); identity labels them.
   refresher(boost::asio::any_io_executor ex, std::unique_ptr<provider> source, credential_store& store,
-            obs::registry* metrics, clock_fn clock = {}, sleep_fn sleep = {}, refresh_policy policy = {});
+            refresher_metrics* metrics, clock_fn clock = {}, sleep_fn sleep = {}, refresh_policy policy = {},
+            std::string identity = "base");
 
   // Fetches now (or joins the fetch in progress) and publishes on success. True when it succeeded.
   boost::asio::awaitable<bool> refresh_now();
@@ -56,10 +70,11 @@ class refresher {
   bool stopped_ = false;
   boost::asio::steady_timer wake_;
 
-  obs::counter_family* refreshes_ = nullptr;
+  refresher_metrics* metrics_ = nullptr;
+  std::string identity_;
+  std::string provider_shown_;  // the provider whose gauge is 1
   obs::gauge* expiry_ = nullptr;
   obs::gauge* last_success_ = nullptr;
-  obs::gauge_family* provider_in_use_ = nullptr;
 };
 
 }  // namespace sigv4::creds

@@ -62,14 +62,16 @@ std::unique_ptr<creds::provider> make_base_provider(const config& cfg, const env
 }
 
 credential_hub::credential_hub(const config& cfg, env_lookup env, obs::registry& metrics)
-    : cfg_(cfg), env_(std::move(env)), http_(make_credentials_http(cfg.tls)) {
+    : cfg_(cfg), env_(std::move(env)), http_(make_credentials_http(cfg.tls)),
+      metrics_(std::make_unique<creds::refresher_metrics>(metrics)) {
   std::string error;
   auto p = make_base_provider(cfg_, env_, http_, error);
   if (!p) throw std::runtime_error(error);
   base_ = std::make_unique<identity>();
   base_->label = "base";
   base_->store.set_unavailable_reason("credentials have not been fetched yet");
-  base_->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), base_->store, &metrics);
+  base_->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), base_->store,
+                                                        metrics_.get());
 }
 
 credential_hub::~credential_hub() {
@@ -92,8 +94,9 @@ const creds::credential_store* credential_hub::store_for(const sigv4_config& s) 
     auto p = std::make_unique<creds::assume_role_provider>(creds::make_store_provider(base_->store, "base"),
                                                            role_params(cfg_.credentials, s.role_arn, s.external_id),
                                                            std::move(sts));
-    // Per-role refreshers log and answer 503 with their reasons; the metrics describe the base identity.
-    slot->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), slot->store, nullptr);
+    slot->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), slot->store,
+                                                         metrics_.get(), creds::clock_fn{}, creds::refresher::sleep_fn{},
+                                                         creds::refresh_policy{}, s.role_arn);
     if (started_) launch(*slot);
   }
   return &slot->store;

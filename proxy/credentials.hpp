@@ -63,6 +63,7 @@ class credential_hub {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<identity>> roles_;
   bool started_ = false;
+  std::unique_ptr<creds::refresher_metrics> metrics_;
 };
 
 }  // namespace sigv4::app

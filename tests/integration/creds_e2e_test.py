@@ -163,10 +163,16 @@ def main():
     bad_n = t.metric_sum(m, "sigv4_sidecar_credential_refreshes_total", result="failure")
     t.check(ok_n >= 4, f"refreshes_total{{provider=imds,result=success}} = {ok_n}")
     t.check(bad_n >= 1, f"refreshes_total{{result=failure}} = {bad_n}")
-    exp = t.metric_sum(m, "sigv4_sidecar_credentials_expiry_timestamp_seconds")
+    exp = t.metric_sum(m, "sigv4_sidecar_credentials_expiry_timestamp_seconds", identity="base")
     t.check(time.time() < exp < time.time() + SHORT + 5, "expiry timestamp is the current credentials'", exp)
-    t.check_eq(t.metric_sum(m, "sigv4_sidecar_credentials_provider", provider="imds"), 1.0, "provider in use: imds")
-    since = t.metric_sum(m, "sigv4_sidecar_credentials_seconds_since_last_success")
+    t.check_eq(t.metric_sum(m, "sigv4_sidecar_credentials_provider", provider="imds", identity="base"), 1.0,
+               "provider in use: imds")
+    role = "arn:aws:iam::123456789012:role/route-role"
+    role_ok = t.metric_sum(m, "sigv4_sidecar_credential_refreshes_total", identity=role, result="success")
+    t.check(role_ok >= 1, f"the route role's refreshes are counted under identity={role}: {role_ok}")
+    role_exp = t.metric_sum(m, "sigv4_sidecar_credentials_expiry_timestamp_seconds", identity=role)
+    t.check(role_exp > time.time(), "the route role's expiry is exported", role_exp)
+    since = t.metric_sum(m, "sigv4_sidecar_credentials_seconds_since_last_success", identity="base")
     t.check(0 <= since < 10, "seconds since last success is small", since)
     t.check(t.metric_sum(m, "sigv4_sidecar_signing_errors_total") >= 1, "signing errors counted the 503s")
 

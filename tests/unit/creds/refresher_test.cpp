@@ -76,6 +76,7 @@ struct harness {
   asio::io_context ioc;
   credential_store store;
   obs::registry registry;
+  refresher_metrics metrics{registry};
   time_point now = t0;
   scripted_provider* source;
   std::unique_ptr<refresher> r;
@@ -85,7 +86,7 @@ struct harness {
     p->answers = std::move(answers);
     source = p.get();
     r = std::make_unique<refresher>(
-        ioc.get_executor(), std::move(p), store, &registry, [this] { return now; },
+        ioc.get_executor(), std::move(p), store, &metrics, [this] { return now; },
         // The fake sleep moves the clock instead of waiting, and ends the run at stop_at.
         [this](time_point until) -> asio::awaitable<void> {
           if (until >= stop_at) {
@@ -124,7 +125,7 @@ TEST(refresher, publishes_refreshes_before_expiry_and_rotates) {
   EXPECT_EQ(h.source->calls, 2);
   EXPECT_EQ(h.store.current()->creds.access_key_id, "AKID2");
   auto text = h.registry.render();
-  EXPECT_NE(text.find("sigv4_sidecar_credential_refreshes_total{provider=\"scripted\",result=\"success\"} 2"),
+  EXPECT_NE(text.find("sigv4_sidecar_credential_refreshes_total{provider=\"scripted\",result=\"success\",identity=\"base\"} 2"),
             std::string::npos);
 }
 
