@@ -176,6 +176,24 @@ def main():
     t.check(0 <= since < 10, "seconds since last success is small", since)
     t.check(t.metric_sum(m, "sigv4_sidecar_signing_errors_total") >= 1, "signing errors counted the 503s")
 
+    t.section("SIGHUP: a route with a new role gets its own refresher")
+    import signal
+    config2 = dict(config)
+    config2["routes"] = [{"name": "role2", "match": {"path_prefix": "/role2/"}, "upstream": f"{up}/",
+                          "sigv4": dict(SIGV4, role_arn="arn:aws:iam::123456789012:role/added-on-reload")}] + \
+        config["routes"]
+    config2["listen"], config2["admin_listen"] = f"{L}:{proxy.port}", f"{L}:{proxy.admin_port}"
+    proxy.write_config(config2)
+    proxy.signal(signal.SIGHUP)
+    seen, took, ok = poll(proxy, lambda r: r.status == 200 and akid_of(r) in [c[0] for c in sts_gens], 10,
+                          path="/role2/x", interval=0.1)
+    t.check(ok, f"the new role's route signs with STS keys {took:.1f} s after the reload",
+            [(x.status, x.body[:200]) for x in seen[-2:]])
+    added = [x for x in aws.requests("sts") if x.get("action") == "AssumeRole"
+             and x["params"].get("RoleArn") == "arn:aws:iam::123456789012:role/added-on-reload"]
+    t.check(len(added) >= 1 and added[0].get("signed") and not added[0].get("error"),
+            "STS saw a verified AssumeRole for the added role", added[:1])
+
     proxy.stop()
     log = proxy.process.log_text()
     leaked = [s for c in list(gens.values()) + sts_gens for s in c[1:] if s and s in log]
