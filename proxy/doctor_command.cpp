@@ -72,8 +72,8 @@ std::string iso(sys_clock::time_point t) {
 
 std::string suffix4(const std::string& id) { return "****" + (id.size() > 4 ? id.substr(id.size() - 4) : id); }
 
-// Clock skew against a Date header: the server's time minus ours, at the moment the answer arrived. A Date
-// has whole seconds, so anything under a second is noise.
+// Clock skew against a Date header: the server's time minus ours, at the moment the answer arrived, to the
+// second (a Date has whole seconds).
 struct skew_check {
   std::string text;
   bool bad = false;
@@ -82,8 +82,10 @@ skew_check skew(const std::string& date_header, sys_clock::time_point received) 
   if (date_header.empty()) return {"no Date header to compare with", false};
   auto server = parse_http_date(date_header);
   if (!server) return {"unparsable Date header \"" + date_header + "\"", false};
-  double ours = std::chrono::duration<double>(received.time_since_epoch()).count();
-  double d = static_cast<double>(*server) - ours;
+  // The Date header truncates to the second: compare it with our clock truncated the same way, so equal
+  // clocks read 0 (give or take the one second a transit may cross).
+  auto ours = std::chrono::floor<std::chrono::seconds>(received).time_since_epoch().count();
+  double d = static_cast<double>(*server - ours);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%+.1f s (the server's clock minus ours)", d);
   // SigV4 signatures are accepted within 5 minutes of the server's clock.
