@@ -4,11 +4,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <cerrno>
+#include <optional>
 
 namespace sigv4::net {
 namespace asio = boost::asio;
@@ -48,18 +47,28 @@ connection::~connection() {
   if (open_ != nullptr) open_->add(-1);
 }
 
-beast::tcp_stream& connection::tcp() {
-  if (auto* p = std::get_if<plain_stream>(&stream)) return *p;
-  return std::get<tls_stream>(stream).next_layer();
+tcp::socket& connection::socket() {
+  if (auto* p = std::get_if<plain_stream>(&stream)) return p->socket();
+  return std::get<tls_stream>(stream).socket();
+}
+
+void connection::expires_after(std::chrono::steady_clock::duration d) {
+  std::visit([d](auto& s) { s.expires_after(d); }, stream);
+}
+
+void connection::expires_never() {
+  std::visit([](auto& s) { s.expires_never(); }, stream);
 }
 
 bool connection::looks_reusable() {
-  auto& sock = tcp().socket();
+  // TLS: records may be waiting that are no reason to drop the connection (session tickets); see idle_ok.
+  if (auto* t = std::get_if<tls_stream>(&stream)) return t->idle_ok();
+  auto& sock = socket();
   if (!sock.is_open()) return false;
   char c;
   ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   // Nothing to read is the only healthy state for an idle HTTP connection: EOF means the peer closed it, and
-  // bytes mean a close_notify or a stray response.
+  // bytes mean a stray response.
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -91,7 +100,7 @@ void upstream_pool::release(std::unique_ptr<connection> c) {
   std::lock_guard lock(mutex_);
   if (idle_.size() >= settings_.max_idle) return;  // c closes here
   c->idle_since = std::chrono::steady_clock::now();
-  c->tcp().expires_never();
+  c->expires_never();
   idle_.push_back(std::move(c));
   if (metrics_.idle != nullptr) metrics_.idle->add(1);
 }
@@ -150,7 +159,9 @@ asio::awaitable<std::unique_ptr<connection>> upstream_pool::connect(failure& err
   }
 
   beast::tcp_stream tcp_s(ex);
-  tcp_s.expires_after(s.connect_timeout);
+  // One deadline for the TCP connect and the TLS handshake together.
+  const auto deadline = std::chrono::steady_clock::now() + s.connect_timeout;
+  tcp_s.expires_at(deadline);
   auto [cec, ep] = co_await tcp_s.async_connect(endpoints, use_tuple);
   if (cec) {
     err = classify_connect(cec, key_, "connect", s.connect_timeout);
@@ -163,32 +174,40 @@ asio::awaitable<std::unique_ptr<connection>> upstream_pool::connect(failure& err
     co_return std::make_unique<connection>(std::move(tcp_s), metrics_.open);
   }
 
-  connection::tls_stream tls_s(std::move(tcp_s), *tls_);
+  tcp_s.expires_never();
+  std::optional<connection::tls_stream> tls_holder;
+  try {
+    tls_holder.emplace(tcp_s.release_socket(), *tls_);
+  } catch (const std::exception& e) {
+    err = {failure_kind::tls, "upstream " + key_.to_string() + ": " + e.what()};
+    co_return nullptr;
+  }
+  auto& tls_s = *tls_holder;
   if (!key_.tls_name.empty()) host = key_.tls_name;
   boost::system::error_code addr_ec;
   asio::ip::make_address(host, addr_ec);
   const bool is_ip = !addr_ec;
-  // SNI only for names (RFC 6066 forbids IP literals); the certificate is checked against the name or the IP.
-  if (!is_ip && !SSL_set_tlsext_host_name(tls_s.native_handle(), host.c_str())) {
-    err = {failure_kind::tls, "upstream " + key_.to_string() + ": cannot set TLS SNI"};
+  // SNI only for names (RFC 6066 forbids IP literals); the certificate is checked against the name or the IP
+  // (OpenSSL's own host check, as part of the chain verification).
+  const bool verify = SSL_CTX_get_verify_mode(tls_->native_handle()) != SSL_VERIFY_NONE;
+  if (!tls_s.set_peer_name(host, is_ip, verify)) {
+    err = {failure_kind::tls, "upstream " + key_.to_string() + ": cannot set the TLS peer name " + host};
     co_return nullptr;
   }
-  if (SSL_CTX_get_verify_mode(tls_->native_handle()) != SSL_VERIFY_NONE) {
-    tls_s.set_verify_callback(asio::ssl::host_name_verification(host));
-  }
-  auto [hec] = co_await tls_s.async_handshake(asio::ssl::stream_base::client, use_tuple);
+  tls_s.expires_at(deadline);
+  auto [hec] = co_await tls_s.async_handshake(use_tuple);
   if (hec) {
     if (hec == beast::error::timeout) {
       err = classify_connect(hec, key_, "TLS handshake", s.connect_timeout);
     } else {
       std::string reason = hec.message();
-      long verify = SSL_get_verify_result(tls_s.native_handle());
-      if (verify != X509_V_OK) reason = X509_verify_cert_error_string(verify);
+      long verify_result = SSL_get_verify_result(tls_s.native_handle());
+      if (verify_result != X509_V_OK) reason = X509_verify_cert_error_string(verify_result);
       err = {failure_kind::tls, "upstream " + key_.to_string() + ": TLS handshake failed: " + reason};
     }
     co_return nullptr;
   }
-  tls_s.next_layer().expires_never();
+  tls_s.expires_never();
   co_return std::make_unique<connection>(std::move(tls_s), metrics_.open);
 }
 

@@ -6,7 +6,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "net/tls_stream.hpp"
 #include "obs/metrics.hpp"
 
 namespace sigv4::net {
@@ -38,7 +38,7 @@ struct failure {
 
 struct connection {
   using plain_stream = boost::beast::tcp_stream;
-  using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  using tls_stream = tls_socket;  // OpenSSL straight on the socket: no BIO pair, no engine buffers
 
   connection(plain_stream s, obs::gauge* open);
   connection(tls_stream s, obs::gauge* open);
@@ -46,7 +46,11 @@ struct connection {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  boost::beast::tcp_stream& tcp();
+  boost::asio::ip::tcp::socket& socket();
+  // Bound the next upstream operations (a timeout completes them with beast::error::timeout; the connection is
+  // then not reused), or lift the bound (pooled connections).
+  void expires_after(std::chrono::steady_clock::duration d);
+  void expires_never();
   // False when the peer has closed or sent something unsolicited while the connection sat idle.
   bool looks_reusable();
 

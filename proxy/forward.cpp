@@ -144,7 +144,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
   beast::error_code wec;
   bool sent = false;
   if constexpr (std::is_same_v<Stream, net::connection::plain_stream>) sent = write_now(up.socket(), rsr, wec);
-  c.tcp().expires_after(t.upstream_response_header);
+  c.expires_after(t.upstream_response_header);
   if (!sent && !wec) std::tie(wec, std::ignore) = co_await http::async_write(up, rsr, use_tuple);
   if (wec) {
     if (wec == beast::error::timeout) co_return fail(net::failure_kind::timeout, "sending the request timed out", false);
@@ -220,7 +220,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       beast::error_code ec;
       parse_buffered(p, c.buffer, ec);
       while (!ec && res.body().size == sizeof buf && !p.is_done()) {
-        c.tcp().expires_after(t.upstream_response_header);
+        c.expires_after(t.upstream_response_header);
         auto [rec, n] = co_await up.async_read_some(c.buffer.prepare(16384), use_tuple);
         c.buffer.commit(n);
         if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {

@@ -1,4 +1,7 @@
+#include <malloc.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
@@ -31,6 +34,15 @@ constexpr std::string_view usage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that goes away must cost an EPIPE, never the process (Asio sends with MSG_NOSIGNAL already; this
+  // covers every other write). Children get the default back (creds/process_provider.cpp).
+  std::signal(SIGPIPE, SIG_IGN);
+  // OpenSSL gives its ~17 KiB record buffers back after every record (SSL_MODE_RELEASE_BUFFERS keeps idle
+  // pooled connections small); with glibc's default trim threshold each free of the heap top returned memory
+  // to the kernel and the next record faulted it back in: 30-60k page faults per 3 s under TLS load and ~10%
+  // less throughput. Keep up to 1 MiB of free heap top instead, and stop the threshold from drifting.
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::cout << usage;
