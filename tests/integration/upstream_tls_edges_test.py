@@ -6,14 +6,6 @@ and pooled connections that receive a late TLS 1.3 session ticket, a KeyUpdate o
 KeyUpdate, so libssl is called through ctypes on the socket's SSL* (CPython 3.11 object layout).
 
   upstream_tls_edges_test.py PATH/TO/sigv4-sidecar
-"""Upstream TLS edge cases through the proxy, against a Python TLS server that misbehaves on purpose: timeouts, close-delimited bodies with and without close_notify,
-cut bodies, pooled reuse with TLS 1.3 tickets, late tickets and KeyUpdate while idle, resets."""Upstream TLS edge cases through the proxy, against a Python TLS server that misbehaves on purpose:
-timeouts (response header, handshake), close-delimited bodies with and without close_notify, cut bodies, resets,
-and pooled connections that receive a late TLS 1.3 session ticket, a KeyUpdate or a close_notify while idle
-(the first two must not cost the connection, the last must). Python's ssl module cannot send a late ticket or a
-KeyUpdate, so libssl is called through ctypes on the socket's SSL* (CPython 3.11 object layout).
-
-  upstream_tls_edges_test.py PATH/TO/sigv4-sidecar
 """
 import ctypes
 import os
