@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <condition_variable>
+#include <mutex>
 
 #include "creds/sts.hpp"
 #include "net/http_client.hpp"
@@ -15,10 +16,39 @@
 namespace sigv4::app {
 namespace asio = boost::asio;
 
+namespace {
+
+// The STS TLS context (a parsed CA store, ~1 MB), made on the first https request: IMDS, container endpoints
+// and environment keys never need it.
+struct lazy_tls {
+  std::once_flag once;
+  std::unique_ptr<asio::ssl::context> ctx;
+  std::string ca_file;
+};
+
+asio::awaitable<net::http_response> fetch_with_lazy_tls(std::shared_ptr<lazy_tls> lazy, net::http_request r) {
+  if (r.url.starts_with("https://")) {
+    try {
+      std::call_once(lazy->once, [&] {
+        lazy->ctx = std::make_unique<asio::ssl::context>(
+            net::make_client_tls_context({.ca_file = lazy->ca_file, .verify = true}));
+      });
+    } catch (const std::exception& e) {
+      net::http_response failed;
+      failed.error = std::string("TLS setup failed: ") + e.what();
+      co_return failed;
+    }
+  }
+  co_return co_await net::fetch(std::move(r), lazy->ctx.get());
+}
+
+}  // namespace
+
 creds::http_fn make_credentials_http(const tls_config& tls) {
   // STS is always verified: --no-verify-ssl is about upstreams, never about where credentials come from.
-  auto ctx = std::make_shared<asio::ssl::context>(net::make_client_tls_context({.ca_file = tls.ca_file, .verify = true}));
-  return [ctx](net::http_request r) { return net::fetch(std::move(r), ctx.get()); };
+  auto lazy = std::make_shared<lazy_tls>();
+  lazy->ca_file = tls.ca_file;
+  return [lazy](net::http_request r) { return fetch_with_lazy_tls(lazy, std::move(r)); };
 }
 
 namespace {
