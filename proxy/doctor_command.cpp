@@ -62,7 +62,7 @@ std::string iso(sys_clock::time_point t) {
   auto days = std::chrono::floor<std::chrono::days>(secs);
   std::chrono::year_month_day ymd{days};
   std::chrono::hh_mm_ss hms{secs - days};
-  char buf[32];
+  char buf[64];  // room for any year GCC can imagine (-Wformat-truncation)
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                 static_cast<long long>(hms.hours().count()), static_cast<long long>(hms.minutes().count()),
