@@ -114,13 +114,38 @@ def summary(exit=True):
     return code
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def check_sanitizer_reports():
+    """Stops every child still running and fails the run for each sanitizer report in any child's log: an
+    ASan/UBSan build of the proxy may report at shutdown, after every request succeeded."""
+    with _live_lock:
+        procs = list(_live_processes)
+    for p in procs:
+        try:
+            p.stop(timeout=5)
+        except Exception:  # noqa: BLE001
+            pass
+    for p in _all_processes:
+        try:
+            text = p.log_text()
+        except OSError:
+            continue
+        hits = [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKERS)]
+        check(not hits, f"no sanitizer report in the log of {p.name} (pid {p.pid})", hits[:5])
+
+
 def run_main(main):
-    """Runs main(); an uncaught exception counts as a failure; then summary() (exits)."""
+    """Runs main(); an uncaught exception counts as a failure; then every child's log is checked for sanitizer
+    reports; then summary() (exits)."""
     try:
         main()
     except Exception:  # noqa: BLE001
         traceback.print_exc()
         check(False, "test raised an unexpected exception")
+    check_sanitizer_reports()
     summary()
 
 
@@ -170,6 +195,7 @@ def wait_file(path, timeout=10.0, process=None):
 
 
 _live_processes = []
+_all_processes = []  # every child ever started, for the sanitizer check
 _live_lock = threading.Lock()
 
 
@@ -192,6 +218,7 @@ class Process:
         self.pid = self.popen.pid
         with _live_lock:
             _live_processes.append(self)
+            _all_processes.append(self)
 
     def alive(self):
         return self.popen.poll() is None
