@@ -29,7 +29,7 @@ def ssl_ptr(tls_sock):
     return ctypes.c_void_p.from_address(id(tls_sock._sslobj) + 24).value
 
 
-state = {"mode": "ok", "accepted": 0, "late": None}
+state = {"mode": "ok", "accepted": 0, "late": None, "late_sent": 0}
 
 
 def read_request(s):
@@ -88,17 +88,21 @@ def serve(conn, ctx):
                 s.close()
                 return
             body = b"x" * 5000
-            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            # Read before answering: the test resets state["late"] as soon as it has the answer.
             late = state["late"]
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
             if late == "ticket":
                 p = ssl_ptr(s)
                 libssl.SSL_new_session_ticket(p)
                 libssl.SSL_do_handshake(p)
+                state["late_sent"] += 1
             elif late == "keyupdate":
                 p = ssl_ptr(s)
                 libssl.SSL_key_update(p, 1)  # SSL_KEY_UPDATE_REQUESTED
                 libssl.SSL_do_handshake(p)
+                state["late_sent"] += 1
             elif late == "close_notify":
+                state["late_sent"] += 1
                 s.unwrap()
                 return
     except Exception as e:  # noqa: BLE001
@@ -154,9 +158,10 @@ def main():
     for late in ("ticket", "keyupdate"):
         t.section(f"late {late} while idle")
         state["late"] = late
-        a0 = state["accepted"]
+        a0, s0 = state["accepted"], state["late_sent"]
         t.check_eq(get().status, 200, "first")
         time.sleep(1.3)
+        t.check_eq(state["late_sent"] - s0, 1, f"the server sent the late {late}")
         state["late"] = None
         t.check_eq(get().status, 200, "after idle with a late record")
         t.check_eq(get().status, 200, "and again")
@@ -164,9 +169,11 @@ def main():
 
     t.section("close_notify while idle: not reused")
     state["late"] = "close_notify"
+    s0 = state["late_sent"]
     t.check_eq(get().status, 200, "first")
     state["late"] = None
     time.sleep(1.3)
+    t.check_eq(state["late_sent"] - s0, 1, "the server sent the close_notify")
     a0 = state["accepted"]
     t.check_eq(get().status, 200, "after close_notify")
     t.check_eq(state["accepted"] - a0, 1, "a fresh connection")
