@@ -392,7 +392,7 @@ def sts_calls(records):
             digest = hashlib.sha256(params["WebIdentityToken"].encode()).hexdigest()
             params["WebIdentityToken"] = f"<sha256 {digest[:12]}>"
         signer = r.get("access_key_id")
-        if signer and signer.startswith("ASIASTSXFAKE"):
+        if signer and signer.startswith("ASIA-STSX-FAKE"):
             signer = "<issued by STS>"
         out.append((r["action"], signer, tuple(sorted(params.items()))))
     return out
@@ -411,7 +411,7 @@ def normalise_arn(arn):
 
 
 def issued(akid):
-    return akid is not None and akid.startswith("ASIASTSXFAKE")
+    return akid is not None and akid.startswith("ASIA-STSX-FAKE")
 
 
 # ---------------------------------------------------------------------------------------------------------

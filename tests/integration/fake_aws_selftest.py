@@ -333,11 +333,11 @@ def test_imds():
             "rotate: Expiration 900 s ahead")
     creds, _ = chain_credentials(**imds_env())
     t.check_eq(tuple(frozen(creds)) if creds else None, (a2, s2, k2), "botocore gets the rotated keys")
-    explicit = aws.rotate("imds", AccessKeyId="ASIAEXPLICIT00000003", SecretAccessKey="explicit/secret",
+    explicit = aws.rotate("imds", AccessKeyId="ASIA-EXPLICIT-0003", SecretAccessKey="explicit/secret",
                           Token="explicit-token", Expiration="2026-12-31T00:00:00Z")
     t.check_eq(explicit["Expiration"], "2026-12-31T00:00:00Z", "rotate with explicit values")
     creds, _ = chain_credentials(**imds_env())
-    t.check_eq(frozen(creds).access_key if creds else None, "ASIAEXPLICIT00000003", "botocore gets them")
+    t.check_eq(frozen(creds).access_key if creds else None, "ASIA-EXPLICIT-0003", "botocore gets them")
     aws.rotate("imds", AccessKeyId=akid, SecretAccessKey=secret, Token=token)
 
     aws.fail("imds", on="credentials", status=500, count=1)
@@ -480,7 +480,7 @@ def test_sts():
         fetcher = AssumeRoleCredentialFetcher(client_creator(), Credentials(fake_aws.BASE_AKID, fake_aws.BASE_SECRET),
                                               ROLE_ARN, extra_args={"RoleSessionName": "botocore-fetcher"})
         got = fetcher.fetch_credentials()
-    t.check(got["access_key"].startswith("ASIASTSXFAKE"), "botocore's own AssumeRoleCredentialFetcher", got.get("access_key"))
+    t.check(got["access_key"].startswith("ASIA-STSX-FAKE"), "botocore's own AssumeRoleCredentialFetcher", got.get("access_key"))
 
     t.section("STS: rejected signatures and error documents")
     e = check_client_error(lambda: sts(secret="wrong/secret").assume_role(RoleArn=ROLE_ARN, RoleSessionName="x1"),
@@ -568,7 +568,7 @@ def test_sts():
             e and e.response["Error"])
     aws.configure("sts", web_identity_token_file=token_file)
     creds, fz = web_identity()
-    t.check(fz is not None and fz.access_key.startswith("ASIASTSXFAKE"),
+    t.check(fz is not None and fz.access_key.startswith("ASIA-STSX-FAKE"),
             "web_identity_token_file: the fake expects whatever the file holds")
     aws.configure("sts", web_identity_token_file=None)
 

@@ -40,7 +40,8 @@ Or in-process: w = fake_aws.World(); fake_aws.ImdsFake(w); w.start(); ...; w.sto
 Credentials handed out
 ----------------------
 Deterministic: generation n of fake KIND (imds, ecs, sts) is fake_credentials(KIND, n) = (akid, secret, token),
-akid "ASIA" + KIND(4 chars, X-padded) + "FAKE" + n as 8 digits (20 characters, e.g. ASIAIMDSFAKE00000001).
+akid "ASIA-" + KIND(4 chars, X-padded) + "-FAKE-" + n as 8 digits (e.g. ASIA-IMDS-FAKE-00000001: hyphenated, so
+nothing takes it for a real access key id).
 IMDS and ECS start at generation 1 (unless --*-credentials), each rotate is the next generation (unless the
 rotate names explicit values); STS's n counts the credentials it issued. Every credential a fake hands out is
 also registered with the STS fake, so GetCallerIdentity (and AssumeRole) signed with IMDS/ECS/STS credentials
@@ -253,7 +254,7 @@ def _upper_id(text, n=17):
 def fake_credentials(kind, n):
     """The deterministic credentials of generation n of fake `kind`: (access_key_id, secret, session_token)."""
     tag = (re.sub(r"[^A-Z0-9]", "", kind.upper()) + "XXXX")[:4]
-    akid = f"ASIA{tag}FAKE{n:08d}"
+    akid = f"ASIA-{tag}-FAKE-{n:08d}"
     secret = _b64(hashlib.sha256(f"fake-aws/{kind}/{n}/secret".encode()).digest())[:40]
     token = "IQoJb3JpZ2luX2Vj" + _b64(hashlib.sha512(f"fake-aws/{kind}/{n}/token".encode()).digest() * 3)
     return akid, secret, token

@@ -27,6 +27,8 @@ const time_point t0 = time_point(sys_days{2026y / 11 / 27} + 12h);  // 20261127T
 const std::string endpoint_url = "http://127.0.0.1:1234";
 const std::string base_secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const std::string base_token = "IQoJb3JpZ2luX2VjEBASESSIONTOKEN/base+token==";
+// Not shaped like a real access key id (20 upper-case letters and digits), so no scanner takes it for one.
+const std::string issued_key = "sts-test-issued-key-1";
 const std::string issued_secret = "ISSUEDsecretKEYdoNotLeak/abc+def";
 const std::string issued_token = "FwoGZXIvYXdzEISSUEDtokenDoNotLeak//////////wEXAMPLE";
 const std::string web_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl";
@@ -40,7 +42,7 @@ std::string credentials_document(const std::string& action, const std::string& e
          "      <Arn>arn:aws:sts::123456789012:assumed-role/demo/demo-session</Arn>\n"
          "    </AssumedRoleUser>\n"
          "    <Credentials>\n"
-         "      <AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>\n"
+         "      <AccessKeyId>" + issued_key + "</AccessKeyId>\n"
          "      <SecretAccessKey>" + issued_secret + "</SecretAccessKey>\n"
          "      <SessionToken>\n       " + issued_token + "\n      </SessionToken>\n"
          "      <Expiration>" + expiration + "</Expiration>\n"
@@ -226,7 +228,7 @@ TEST(sts_assume_role, posts_a_signed_form_and_reads_the_credentials) {
 
   ASSERT_TRUE(r.creds) << r.error;
   EXPECT_EQ(r.error, "");
-  EXPECT_EQ(r.creds->creds.access_key_id, "ASIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ(r.creds->creds.access_key_id, issued_key);
   EXPECT_EQ(r.creds->creds.secret_access_key, issued_secret);
   EXPECT_EQ(r.creds->creds.session_token, issued_token);  // the whitespace around it is not part of it
   EXPECT_EQ(r.creds->provider, "assume_role(environment)");
@@ -353,7 +355,7 @@ TEST(sts_parse, garbage_or_missing_expiration_is_an_error) {
 
 TEST(sts_parse, missing_credentials_are_an_error) {
   std::string doc = credentials_document("AssumeRole", "2026-11-27T13:00:00Z");
-  doc.replace(doc.find("<AccessKeyId>"), std::string("<AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>").size(), "");
+  doc.replace(doc.find("<AccessKeyId>"), ("<AccessKeyId>" + issued_key + "</AccessKeyId>").size(), "");
   auto r = parse_sts_response("AssumeRole", 200, doc, endpoint_url, "p");
   EXPECT_FALSE(r.creds);
   EXPECT_EQ(r.error, "STS AssumeRole at http://127.0.0.1:1234: HTTP 200, but the answer lacks "
@@ -438,7 +440,7 @@ TEST(web_identity_provider, unsigned_request_with_the_token_re_read_on_every_fet
   auto r = run(p.fetch());
   ASSERT_TRUE(r.creds) << r.reason;
   EXPECT_EQ(r.creds->provider, "web_identity");
-  EXPECT_EQ(r.creds->creds.access_key_id, "ASIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ(r.creds->creds.access_key_id, issued_key);
   EXPECT_EQ(r.creds->expiration, t0 + 1h);
 
   ASSERT_EQ(f.requests.size(), 1u);
@@ -552,7 +554,7 @@ TEST(assume_role_provider, signs_assume_role_with_the_base_credentials) {
   auto r = run(p.fetch());
   ASSERT_TRUE(r.creds) << r.reason;
   EXPECT_EQ(r.creds->provider, "assume_role(environment)");
-  EXPECT_EQ(r.creds->creds.access_key_id, "ASIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ(r.creds->creds.access_key_id, issued_key);
   const auto& req = f.requests.at(0);
   EXPECT_EQ(header_of(req, "X-Amz-Security-Token"), base_token);
   EXPECT_NE(header_of(req, "Authorization").find("Credential=ASIABASE/"), std::string::npos);
