@@ -70,7 +70,9 @@ class required_provider : public provider {
   std::string_view name() const override { return inner_->name(); }
   asio::awaitable<fetch_result> fetch() override {
     auto r = co_await inner_->fetch();
-    if (!r.applies) r = fetch_result::fail(std::string(inner_->name()) + " was chosen but is not configured: " + r.reason);
+    if (!r.applies) {
+      r = fetch_result::fail(std::string(inner_->name()) + " was chosen but is not configured: " + r.reason);
+    }
     co_return r;
   }
 
@@ -84,21 +86,10 @@ std::optional<std::string> env_value(const env_fn& env, const char* name) {
   return std::string(v);
 }
 
-std::string nonempty_env(const env_fn& env, const char* name) {
-  auto v = env_value(env, name);
-  return v ? *v : std::string();
-}
-
-// The region STS is called in: the environment's, then the profile's, then the proxy's.
-std::string sts_region(const chain_context& ctx, const std::optional<std::string>& profile_region) {
-  if (auto r = nonempty_env(ctx.env, "AWS_REGION"); !r.empty()) return r;
-  if (auto r = nonempty_env(ctx.env, "AWS_DEFAULT_REGION"); !r.empty()) return r;
-  if (profile_region && !profile_region->empty()) return *profile_region;
-  return ctx.region;
-}
-
+// STS in the environment's region, then the profile's, then the proxy's.
 sts_client make_sts(const chain_context& ctx, const std::optional<std::string>& profile_region) {
-  return sts_client(resolve_sts_endpoint(ctx.env, sts_region(ctx, profile_region)), ctx.http, ctx.clock);
+  const std::string& fallback = profile_region && !profile_region->empty() ? *profile_region : ctx.region;
+  return sts_client(resolve_sts_endpoint(ctx.env, sts_region(ctx.env, fallback)), ctx.http, ctx.clock);
 }
 
 struct loaded_profile {
@@ -120,7 +111,7 @@ loaded_profile load_profile(const chain_context& ctx) {
     out.name = ctx.profile;
     out.res = resolve_profile(ctx.profile, out.files, true);
   } else {
-    auto chosen = nonempty_env(ctx.env, "AWS_PROFILE");
+    auto chosen = env_string(ctx.env, "AWS_PROFILE");
     out.name = chosen.empty() ? "default" : chosen;
     out.res = resolve_profile(out.files, ctx.env);
   }
@@ -138,8 +129,7 @@ std::unique_ptr<provider> named(named_source n, const chain_context& ctx) {
     case named_source::environment:
       return std::make_unique<required_provider>(make_environment_provider(ctx.env));
     case named_source::ec2_instance_metadata:
-      return std::make_unique<required_provider>(
-          make_imds(ctx));
+      return std::make_unique<required_provider>(make_imds(ctx));
     case named_source::ecs_container:
       return std::make_unique<required_provider>(std::make_unique<container_provider>(ctx.env, ctx.http));
   }
@@ -196,7 +186,9 @@ class profile_provider : public provider {
     const auto& plan = *lp.res.plan;
     const std::string quoted = "profile \"" + plan.profile + "\"";
     if (roles_ && plan.hops.empty()) co_return fetch_result::skip(quoted + " assumes no role");
-    if (!roles_ && !plan.hops.empty()) co_return fetch_result::skip(quoted + " assumes a role (see profile_assume_role)");
+    if (!roles_ && !plan.hops.empty()) {
+      co_return fetch_result::skip(quoted + " assumes a role (see profile_assume_role)");
+    }
     if (!roles_ && std::holds_alternative<web_identity_source>(plan.base)) {
       co_return fetch_result::skip(quoted + " uses web identity (see web_identity)");
     }
@@ -245,7 +237,8 @@ class web_identity_slot : public provider {
     };
     auto token_file = get("AWS_WEB_IDENTITY_TOKEN_FILE", "web_identity_token_file");
     if (!token_file || token_file->empty()) {
-      co_return fetch_result::skip("AWS_WEB_IDENTITY_TOKEN_FILE is not set and the profile has no web_identity_token_file");
+      co_return fetch_result::skip(
+          "AWS_WEB_IDENTITY_TOKEN_FILE is not set and the profile has no web_identity_token_file");
     }
     auto role = get("AWS_ROLE_ARN", "role_arn");
     if (!role || role->empty()) {
@@ -323,16 +316,11 @@ std::unique_ptr<chain_provider> default_chain(const env_fn& env, http_fn http, c
 
 std::unique_ptr<provider> make_source(std::string_view source, chain_context ctx, std::string& error) {
   if (source == "default") return default_chain(std::move(ctx));
-  if (source == "environment") return std::make_unique<required_provider>(make_environment_provider(ctx.env));
+  if (source == "environment") return named(named_source::environment, ctx);
   if (source == "profile") return std::make_unique<required_provider>(profile_source(ctx));
   if (source == "web_identity") return std::make_unique<required_provider>(std::make_unique<web_identity_slot>(ctx));
-  if (source == "container") {
-    return std::make_unique<required_provider>(std::make_unique<container_provider>(ctx.env, ctx.http));
-  }
-  if (source == "imds") {
-    return std::make_unique<required_provider>(
-        make_imds(ctx));
-  }
+  if (source == "container") return named(named_source::ecs_container, ctx);
+  if (source == "imds") return named(named_source::ec2_instance_metadata, ctx);
   error = "unknown credentials source \"" + std::string(source) + "\"";
   return nullptr;
 }

@@ -3,16 +3,12 @@
 #include <fstream>
 #include <iterator>
 
+#include "creds/environment.hpp"
 #include "creds/json_credentials.hpp"
 #include "net/url.hpp"
 
 namespace sigv4::creds {
 namespace {
-
-std::string get(const env_fn& env, const char* name) {
-  const char* v = env(name);
-  return v != nullptr ? v : "";
-}
 
 bool allowed_http_host(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "169.254.170.2" ||
@@ -25,10 +21,10 @@ container_provider::container_provider(env_fn env, http_fn http) : env_(std::mov
 
 std::string container_provider::endpoint(const env_fn& env, std::string& why, bool& configured) {
   configured = true;
-  if (auto rel = get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); !rel.empty()) {
+  if (auto rel = env_string(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); !rel.empty()) {
     return "http://169.254.170.2" + (rel.starts_with('/') ? rel : "/" + rel);
   }
-  auto full = get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  auto full = env_string(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
   if (full.empty()) {
     configured = false;
     why = "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set";
@@ -56,13 +52,13 @@ boost::asio::awaitable<fetch_result> container_provider::fetch() {
   if (url.empty()) co_return fetch_result::fail(why);
 
   http_request req{.method = "GET", .url = url, .headers = {}, .body = {}, .timeout = std::chrono::seconds(2)};
-  if (auto file = get(env_, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !file.empty()) {
+  if (auto file = env_string(env_, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !file.empty()) {
     std::ifstream in(file);
     if (!in) co_return fetch_result::fail("cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + file);
     std::string token(std::istreambuf_iterator<char>(in), {});
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
     req.headers.emplace_back("Authorization", token);
-  } else if (auto token = get(env_, "AWS_CONTAINER_AUTHORIZATION_TOKEN"); !token.empty()) {
+  } else if (auto token = env_string(env_, "AWS_CONTAINER_AUTHORIZATION_TOKEN"); !token.empty()) {
     req.headers.emplace_back("Authorization", token);
   }
   auto r = co_await http_(std::move(req));

@@ -4,11 +4,13 @@
 
 namespace sigv4::creds {
 
+std::string env_string(const env_lookup& env, const char* name) {
+  const char* v = env(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
 std::optional<credentials> from_environment(const env_lookup& getenv) {
-  auto value = [&](const char* name) -> std::string {
-    const char* v = getenv(name);
-    return v != nullptr ? std::string(v) : std::string();
-  };
+  auto value = [&](const char* name) { return env_string(getenv, name); };
   // AWS_SECURITY_TOKEN: the legacy name botocore still reads when AWS_SESSION_TOKEN is absent.
   auto token = value("AWS_SESSION_TOKEN");
   if (token.empty()) token = value("AWS_SECURITY_TOKEN");

@@ -1,20 +1,17 @@
 #include "creds/imds_provider.hpp"
 
+#include "creds/environment.hpp"
 #include "creds/json_credentials.hpp"
 
 namespace sigv4::creds {
 
 imds_settings imds_settings::from_env(const env_fn& env) {
   imds_settings s;
-  auto get = [&](const char* n) -> std::string {
-    const char* v = env(n);
-    return v != nullptr ? v : "";
-  };
-  if (auto e = get("AWS_EC2_METADATA_SERVICE_ENDPOINT"); !e.empty()) {
+  if (auto e = env_string(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT"); !e.empty()) {
     while (e.ends_with('/')) e.pop_back();
     s.endpoint = e;
   }
-  auto disabled = get("AWS_EC2_METADATA_DISABLED");
+  auto disabled = env_string(env, "AWS_EC2_METADATA_DISABLED");
   for (char& c : disabled) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   s.disabled = disabled == "true";
   return s;

@@ -15,17 +15,13 @@ double seconds_since_epoch(time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-std::string key_suffix(const credentials& c) {
-  const auto& id = c.access_key_id;
-  return id.size() > 4 ? id.substr(id.size() - 4) : id;
-}
-
 }  // namespace
 
 refresher_metrics::refresher_metrics(obs::registry& r)
     : registry(r),
       refreshes(r.counters("sigv4_sidecar_credential_refreshes_total",
-                           "Credential fetches, by provider, result and identity.", {"provider", "result", "identity"})),
+                           "Credential fetches, by provider, result and identity.",
+                           {"provider", "result", "identity"})),
       expiry(r.gauges("sigv4_sidecar_credentials_expiry_timestamp_seconds",
                       "When the credentials in use expire (0: they do not).", {"identity"})),
       last_success(r.gauges("sigv4_sidecar_credentials_last_success_timestamp_seconds",
@@ -99,7 +95,7 @@ asio::awaitable<bool> refresher::refresh_now() {
     obs::info("credentials refreshed",
               {{"identity", identity_},
                {"provider", r.creds->provider},
-               {"access_key_id_suffix", key_suffix(r.creds->creds)},
+               {"access_key_id_suffix", access_key_suffix(r.creds->creds)},
                {"expires_in_s", r.creds->expiration
                                     ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                          *r.creds->expiration - now)

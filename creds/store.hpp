@@ -17,6 +17,9 @@ struct snapshot {
   std::optional<std::chrono::system_clock::time_point> expiration;
 };
 
+// The access key id's last 4 characters: enough to tell keys apart in logs and `doctor`, never a secret.
+std::string access_key_suffix(const credentials& c);
+
 class credential_store {
  public:
   std::shared_ptr<const snapshot> current() const { return snapshot_.load(std::memory_order_acquire); }

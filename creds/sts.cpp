@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "creds/environment.hpp"
 #include "creds/json_credentials.hpp"
 #include "net/url.hpp"
 #include "signer/canonical.hpp"
@@ -22,11 +23,6 @@ constexpr std::string_view form_content_type = "application/x-www-form-urlencode
 // One deadline for the whole exchange, as the SDKs use for STS: long enough for a cold TLS handshake to a
 // regional endpoint, short enough that a refresh retries well before the old credentials run out.
 constexpr std::chrono::seconds sts_timeout{10};
-
-std::string get(const env_fn& env, const char* name) {
-  const char* v = env(name);
-  return v != nullptr ? v : "";
-}
 
 std::string strip_slashes(std::string s) {
   while (s.ends_with('/')) s.pop_back();
@@ -89,15 +85,10 @@ std::string local_name(pugi::xml_node n) {
 void redact(std::string& s, std::string_view secret) {
   if (secret.empty()) return;
   for (auto at = s.find(secret); at != std::string::npos; at = s.find(secret, at)) {
-    s.replace(at, secret.size(), "<redacted>");
-    at += 10;
+    constexpr std::string_view mask = "<redacted>";
+    s.replace(at, secret.size(), mask);
+    at += mask.size();
   }
-}
-
-std::string format_time(std::chrono::system_clock::time_point t) {
-  auto d = format_amz_date(std::chrono::floor<std::chrono::seconds>(t));  // 20261127T180000Z
-  return d.substr(0, 4) + "-" + d.substr(4, 2) + "-" + d.substr(6, 2) + "T" + d.substr(9, 2) + ":" +
-         d.substr(11, 2) + ":" + d.substr(13, 2) + "Z";
 }
 
 // POSTs `body` to the endpoint; signed with `base` when it is not null. A transport failure comes back as
@@ -141,9 +132,10 @@ sts_result finish(std::string_view action, const http_response& r, const sts_end
     out.date_header = r.header("Date");
     if (out.creds && out.creds->expiration && *out.creds->expiration <= clock()) {
       // Using them would fail every request and refresh in a tight loop; say what is wrong instead.
+      using std::chrono::floor, std::chrono::seconds;
       out.error = "STS " + std::string(action) + " at " + endpoint.url + ": the credentials it issued expired at " +
-                  format_time(*out.creds->expiration) + ", before now (" + format_time(clock()) +
-                  "): is the clock wrong?";
+                  format_iso8601(floor<seconds>(*out.creds->expiration)) + ", before now (" +
+                  format_iso8601(floor<seconds>(clock())) + "): is the clock wrong?";
       out.creds.reset();
     }
   }
@@ -153,16 +145,20 @@ sts_result finish(std::string_view action, const http_response& r, const sts_end
 
 }  // namespace
 
+std::string sts_region(const env_fn& env, std::string_view fallback) {
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (auto r = env_string(env, name); !r.empty()) return r;
+  }
+  return std::string(fallback);
+}
+
 sts_endpoint resolve_sts_endpoint(const env_fn& env, std::string_view region) {
   sts_endpoint e;
-  e.region = std::string(region);
-  if (e.region.empty()) e.region = get(env, "AWS_REGION");
-  if (e.region.empty()) e.region = get(env, "AWS_DEFAULT_REGION");
-  if (e.region.empty()) e.region = "us-east-1";
-  if (auto u = strip_slashes(get(env, "AWS_ENDPOINT_URL_STS")); !u.empty()) {
+  e.region = region.empty() ? sts_region(env, "us-east-1") : std::string(region);
+  if (auto u = strip_slashes(env_string(env, "AWS_ENDPOINT_URL_STS")); !u.empty()) {
     e.url = std::move(u);
     e.source = "AWS_ENDPOINT_URL_STS";
-  } else if (auto g = strip_slashes(get(env, "AWS_ENDPOINT_URL")); !g.empty()) {
+  } else if (auto g = strip_slashes(env_string(env, "AWS_ENDPOINT_URL")); !g.empty()) {
     e.url = std::move(g);
     e.source = "AWS_ENDPOINT_URL";
   } else {
@@ -259,27 +255,6 @@ boost::asio::awaitable<sts_result> sts_client::get_caller_identity(const credent
 
 web_identity_provider::web_identity_provider(std::string token_file, assume_role_params params, sts_client sts)
     : token_file_(std::move(token_file)), params_(std::move(params)), sts_(std::move(sts)) {}
-
-std::unique_ptr<web_identity_provider> web_identity_provider::from_env(const env_fn& env, http_fn http,
-                                                                       clock_fn clock, std::string_view region,
-                                                                       std::string& why) {
-  auto file = get(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-  auto role = get(env, "AWS_ROLE_ARN");
-  if (file.empty()) {
-    why = role.empty() ? "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set"
-                       : "AWS_WEB_IDENTITY_TOKEN_FILE is not set (AWS_ROLE_ARN is)";
-    return nullptr;
-  }
-  if (role.empty()) {
-    why = "AWS_ROLE_ARN is not set (AWS_WEB_IDENTITY_TOKEN_FILE is)";
-    return nullptr;
-  }
-  assume_role_params p{.role_arn = role, .role_session_name = get(env, "AWS_ROLE_SESSION_NAME"),
-                       .external_id = std::nullopt, .duration_seconds = std::nullopt};
-  return std::make_unique<web_identity_provider>(
-      std::move(file), std::move(p),
-      sts_client(resolve_sts_endpoint(env, region), std::move(http), std::move(clock)));
-}
 
 boost::asio::awaitable<fetch_result> web_identity_provider::fetch() {
   // Re-read on every fetch: the kubelet rotates the projected service account token in place.

@@ -19,8 +19,12 @@ struct sts_endpoint {
 };
 
 // AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else the regional endpoint https://sts.REGION.amazonaws.com
-// (REGION: `region`, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1; .amazonaws.com.cn for cn-*).
+// (REGION: `region`, else sts_region(env, "us-east-1"); .amazonaws.com.cn for cn-*).
 sts_endpoint resolve_sts_endpoint(const env_fn& env, std::string_view region = {});
+
+// The region the SDKs call STS in: AWS_REGION, else AWS_DEFAULT_REGION, else `fallback` (a profile's or the
+// proxy's region).
+std::string sts_region(const env_fn& env, std::string_view fallback);
 
 struct assume_role_params {
   std::string role_arn;
@@ -61,14 +65,10 @@ sts_result parse_sts_response(std::string_view action, int status, std::string_v
                               std::string_view endpoint_url, std::string provider_name);
 
 // IRSA and profiles with web_identity_token_file: AssumeRoleWithWebIdentity with the token file re-read on
-// every fetch. From AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+ AWS_ROLE_SESSION_NAME) when built with
-// from_env; skipped when those are absent.
+// every fetch. Where the token file and role come from (environment, profile) is the chain's business.
 class web_identity_provider : public provider {
  public:
   web_identity_provider(std::string token_file, assume_role_params params, sts_client sts);
-  // nullptr with `why` set when AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN are not both set.
-  static std::unique_ptr<web_identity_provider> from_env(const env_fn& env, http_fn http, clock_fn clock,
-                                                         std::string_view region, std::string& why);
   std::string_view name() const override { return "web_identity"; }
   boost::asio::awaitable<fetch_result> fetch() override;
 

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "creds/sts.hpp"
 #include "net/http_client.hpp"
 #include "net/tls.hpp"
 #include "obs/log.hpp"
@@ -55,15 +54,18 @@ namespace {
 
 std::string sts_region_for(const config& cfg, const env_lookup& env, const std::string& route_region) {
   if (!cfg.credentials.sts_region.empty()) return cfg.credentials.sts_region;
-  for (const char* n : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
-    if (const char* v = env(n); v != nullptr && *v != '\0') return v;
-  }
-  if (!route_region.empty()) return route_region;
+  std::string fallback = route_region;
   for (const auto& r : cfg.routes) {
-    if (!r.sigv4.region.empty()) return r.sigv4.region;
+    if (fallback.empty()) fallback = r.sigv4.region;
   }
-  return {};
+  return creds::sts_region(env, fallback);
 }
+
+std::string role_key(const sigv4_config& s) { return s.role_arn + '\n' + s.external_id; }
+
+auto system_clock_now() { return std::chrono::system_clock::now(); }
+
+}  // namespace
 
 creds::assume_role_params role_params(const credentials_config& c, const std::string& role_arn,
                                       const std::string& external_id) {
@@ -75,32 +77,40 @@ creds::assume_role_params role_params(const credentials_config& c, const std::st
   return p;
 }
 
-std::string role_key(const sigv4_config& s) { return s.role_arn + '\n' + s.external_id; }
+creds::sts_client make_sts_client(const config& cfg, const env_lookup& env, creds::http_fn http,
+                                  const std::string& route_region) {
+  return creds::sts_client(creds::resolve_sts_endpoint(env, sts_region_for(cfg, env, route_region)),
+                           std::move(http), system_clock_now);
+}
 
-}  // namespace
-
-std::unique_ptr<creds::provider> make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http,
-                                                    std::string& error) {
-  auto clock = [] { return std::chrono::system_clock::now(); };
-  creds::chain_context ctx{env, http, clock, sts_region_for(cfg, env, {}), cfg.credentials.profile,
+base_provider make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http) {
+  base_provider out;
+  creds::chain_context ctx{env, http, system_clock_now, sts_region_for(cfg, env, {}), cfg.credentials.profile,
                            cfg.credentials.imds_v1_fallback};
-  auto p = creds::make_source(cfg.credentials.source, ctx, error);
-  if (!p || cfg.credentials.role_arn.empty()) return p;
-  creds::sts_client sts(creds::resolve_sts_endpoint(env, ctx.region), http, clock);
-  return std::make_unique<creds::assume_role_provider>(
-      std::move(p), role_params(cfg.credentials, cfg.credentials.role_arn, cfg.credentials.external_id), std::move(sts));
+  if (cfg.credentials.source == "default") {
+    auto chain = creds::default_chain(ctx);
+    out.chain = chain.get();
+    out.provider = std::move(chain);
+  } else {
+    out.provider = creds::make_source(cfg.credentials.source, ctx, out.error);
+  }
+  if (out.provider && !cfg.credentials.role_arn.empty()) {
+    out.provider = std::make_unique<creds::assume_role_provider>(
+        std::move(out.provider), role_params(cfg.credentials, cfg.credentials.role_arn, cfg.credentials.external_id),
+        make_sts_client(cfg, env, http, {}));
+  }
+  return out;
 }
 
 credential_hub::credential_hub(const config& cfg, env_lookup env, obs::registry& metrics)
     : cfg_(cfg), env_(std::move(env)), http_(make_credentials_http(cfg.tls)),
       metrics_(std::make_unique<creds::refresher_metrics>(metrics)) {
-  std::string error;
-  auto p = make_base_provider(cfg_, env_, http_, error);
-  if (!p) throw std::runtime_error(error);
+  auto base = make_base_provider(cfg_, env_, http_);
+  if (!base.provider) throw std::runtime_error(base.error);
   base_ = std::make_unique<identity>();
   base_->label = "base";
   base_->store.set_unavailable_reason("credentials have not been fetched yet");
-  base_->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), base_->store,
+  base_->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(base.provider), base_->store,
                                                         metrics_.get());
 }
 
@@ -119,13 +129,12 @@ const creds::credential_store* credential_hub::store_for(const sigv4_config& s) 
     slot = std::make_unique<identity>();
     slot->label = "role " + s.role_arn;
     slot->store.set_unavailable_reason("credentials for " + s.role_arn + " have not been fetched yet");
-    creds::sts_client sts(creds::resolve_sts_endpoint(env_, sts_region_for(cfg_, env_, s.region)), http_,
-                          [] { return std::chrono::system_clock::now(); });
     auto p = std::make_unique<creds::assume_role_provider>(creds::make_store_provider(base_->store, "base"),
                                                            role_params(cfg_.credentials, s.role_arn, s.external_id),
-                                                           std::move(sts));
+                                                           make_sts_client(cfg_, env_, http_, s.region));
     slot->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), slot->store,
-                                                         metrics_.get(), creds::clock_fn{}, creds::refresher::sleep_fn{},
+                                                         metrics_.get(), creds::clock_fn{},
+                                                         creds::refresher::sleep_fn{},
                                                          creds::refresh_policy{}, s.role_arn);
     if (started_) launch(*slot);
   }

@@ -3,7 +3,9 @@
 // if any) and one per distinct route role (a route's sigv4.role_arn, assumed with the base identity). They
 // run on their own thread and io_context, so a slow IMDS or STS never shares a thread with request
 // forwarding; the workers only read the published snapshots.
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -14,6 +16,7 @@
 #include "creds/chain.hpp"
 #include "creds/refresher.hpp"
 #include "creds/store.hpp"
+#include "creds/sts.hpp"
 #include "obs/metrics.hpp"
 #include "proxy/config.hpp"
 
@@ -22,10 +25,32 @@ namespace sigv4::app {
 // The HTTP the providers use: net::fetch, with a TLS context for https STS endpoints.
 creds::http_fn make_credentials_http(const tls_config& tls);
 
-// The base provider a config asks for: the `credentials:` source with its role_arn on top. nullptr + error
-// when the source is unknown.
-std::unique_ptr<creds::provider> make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http,
-                                                    std::string& error);
+// The base identity's provider: the `credentials:` source with its role_arn on top. When the source is the
+// default chain, `chain` points into `provider` (its decisions() explain the last fetch). `provider` is null,
+// and `error` says why, when the source is unknown.
+struct base_provider {
+  std::unique_ptr<creds::provider> provider;
+  const creds::chain_provider* chain = nullptr;
+  std::string error;
+};
+base_provider make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http);
+
+// STS for the base identity's role (route_region empty) or a route's role: credentials.sts_region, else
+// AWS_REGION / AWS_DEFAULT_REGION, else the route's region, else the first route's.
+creds::sts_client make_sts_client(const config& cfg, const env_lookup& env, creds::http_fn http,
+                                  const std::string& route_region);
+// AssumeRole parameters for `role_arn` with the credentials block's session name and duration.
+creds::assume_role_params role_params(const credentials_config& c, const std::string& role_arn,
+                                      const std::string& external_id);
+
+// Runs one coroutine to completion on a private io_context: for the one-shot commands (sign, doctor).
+template <class T>
+T run_blocking(boost::asio::awaitable<T> a) {
+  boost::asio::io_context ioc;
+  auto f = boost::asio::co_spawn(ioc, std::move(a), boost::asio::use_future);
+  ioc.run();
+  return f.get();
+}
 
 class credential_hub {
  public:

@@ -4,7 +4,6 @@
 // characters and expiry, asks STS GetCallerIdentity who that is, assumes each route's role, and measures the
 // clock skew against STS's and each upstream's Date header. Never prints a secret.
 #include <iosfwd>
-#include <optional>
 #include <span>
 #include <string_view>
 
@@ -14,8 +13,5 @@ namespace sigv4::app {
 
 // Exit 0 when credentials resolve and STS accepts them; 1 when something is wrong; 2 on bad arguments.
 int run_doctor(std::span<const std::string_view> args, std::ostream& out, const env_lookup& env);
-
-// An HTTP Date header (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") as seconds since the epoch.
-std::optional<long long> parse_http_date(std::string_view s);
 
 }  // namespace sigv4::app

@@ -7,11 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
-#include "creds/chain.hpp"
 #include "proxy/config.hpp"
 #include "proxy/credentials.hpp"
 #include "proxy/doctor_command.hpp"
@@ -58,14 +53,10 @@ int main(int argc, char** argv) {
         .out = std::cout,
         .err = std::cerr,
         .get_credentials = [&](std::string& why) -> std::optional<sigv4::credentials> {
-          // The default chain, as the proxy runs it (without a config: no role, the environment's region).
-          sigv4::creds::chain_context ctx{env, sigv4::app::make_credentials_http({}),
-                                          [] { return std::chrono::system_clock::now(); }, {}, {}, false};
-          auto chain = sigv4::creds::default_chain(ctx);
-          boost::asio::io_context ioc;
-          auto f = boost::asio::co_spawn(ioc, chain->fetch(), boost::asio::use_future);
-          ioc.run();
-          auto r = f.get();
+          // The base identity as the proxy resolves it with an empty config: the default chain, no role.
+          const sigv4::app::config defaults;
+          auto base = sigv4::app::make_base_provider(defaults, env, sigv4::app::make_credentials_http(defaults.tls));
+          auto r = sigv4::app::run_blocking(base.provider->fetch());
           if (!r.creds) {
             why = r.reason;
             return std::nullopt;

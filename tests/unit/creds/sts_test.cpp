@@ -2,6 +2,8 @@
 // how we read STS's real XML answers and error documents. No sockets, no sleeping.
 #include "creds/sts.hpp"
 
+#include "creds/chain.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -495,31 +497,39 @@ TEST(web_identity_provider, sts_failure_is_the_reason) {
   EXPECT_EQ(form_of(f.requests.at(0).body)["RoleSessionName"], "sigv4-sidecar-1795780800");
 }
 
-TEST(web_identity_provider, from_env) {
+// IRSA from the environment, as the proxy builds it (the chain's web identity step, chosen explicitly).
+TEST(web_identity_provider, from_the_environment) {
   fake_sts f;
-  std::string why;
-  EXPECT_EQ(web_identity_provider::from_env(env_of({}), f.fn(), fixed(t0), "", why), nullptr);
-  EXPECT_EQ(why, "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set");
-  EXPECT_EQ(web_identity_provider::from_env(env_of({{"AWS_ROLE_ARN", "arn:aws:iam::1:role/x"},
-                                                    {"AWS_WEB_IDENTITY_TOKEN_FILE", ""}}),
-                                            f.fn(), fixed(t0), "", why),
-            nullptr);
-  EXPECT_EQ(why, "AWS_WEB_IDENTITY_TOKEN_FILE is not set (AWS_ROLE_ARN is)");
-  EXPECT_EQ(web_identity_provider::from_env(env_of({{"AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"}}), f.fn(),
-                                            fixed(t0), "", why),
-            nullptr);
-  EXPECT_EQ(why, "AWS_ROLE_ARN is not set (AWS_WEB_IDENTITY_TOKEN_FILE is)");
+  // No profile files: the step reads the environment alone.
+  const std::map<std::string, std::string> no_files = {{"AWS_CONFIG_FILE", "/nonexistent/sts-test/config"},
+                                                       {"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sts-test/creds"}};
+  auto source = [&](std::map<std::string, std::string> vars) {
+    vars.insert(no_files.begin(), no_files.end());
+    std::string error;
+    auto p = make_source("web_identity", chain_context{env_of(vars), f.fn(), fixed(t0), {}, {}, false}, error);
+    EXPECT_NE(p, nullptr) << error;
+    return p;
+  };
+  auto r = run(source({})->fetch());
+  EXPECT_FALSE(r.creds);
+  EXPECT_EQ(r.reason, "web_identity was chosen but is not configured: AWS_WEB_IDENTITY_TOKEN_FILE is not set and "
+                      "the profile has no web_identity_token_file");
+  r = run(source({{"AWS_ROLE_ARN", "arn:aws:iam::1:role/x"}, {"AWS_WEB_IDENTITY_TOKEN_FILE", ""}})->fetch());
+  EXPECT_FALSE(r.creds);
+  EXPECT_EQ(r.reason, "web_identity was chosen but is not configured: AWS_WEB_IDENTITY_TOKEN_FILE is not set and "
+                      "the profile has no web_identity_token_file");
+  r = run(source({{"AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"}})->fetch());
+  EXPECT_FALSE(r.creds);
+  EXPECT_EQ(r.reason, "a web identity token file (/var/run/token) is set but no role: set AWS_ROLE_ARN or the "
+                      "profile's role_arn");
+  EXPECT_TRUE(f.requests.empty());
 
   temp_file token(web_token);
   f.answers = {ok(credentials_document("AssumeRoleWithWebIdentity", "2026-11-27T13:00:00Z"))};
-  why.clear();
-  auto p = web_identity_provider::from_env(
-      env_of({{"AWS_WEB_IDENTITY_TOKEN_FILE", token.path.string()}, {"AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa"},
-              {"AWS_ROLE_SESSION_NAME", "my-pod"}, {"AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5555/"},
-              {"AWS_REGION", "eu-west-1"}}),
-      f.fn(), fixed(t0), "", why);
-  ASSERT_NE(p, nullptr) << why;
-  auto r = run(p->fetch());
+  r = run(source({{"AWS_WEB_IDENTITY_TOKEN_FILE", token.path.string()}, {"AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa"},
+                  {"AWS_ROLE_SESSION_NAME", "my-pod"}, {"AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5555/"},
+                  {"AWS_REGION", "eu-west-1"}})
+          ->fetch());
   ASSERT_TRUE(r.creds) << r.reason;
   const auto& req = f.requests.at(0);
   EXPECT_EQ(req.url, "http://127.0.0.1:5555/");

@@ -27,6 +27,25 @@ TEST(time, formats_and_parses_both_forms) {
   }
 }
 
+TEST(time, iso8601_and_http_dates) {
+  EXPECT_EQ(format_iso8601(sys_days{2000y / 2 / 29} + 23h + 59min + 59s), "2000-02-29T23:59:59Z");
+  EXPECT_EQ(parse_amz_date(format_iso8601(*parse_amz_date("20150830T123600Z"))), parse_amz_date("20150830T123600Z"));
+  auto seconds_of = [](std::string_view s) { return parse_http_date(s)->time_since_epoch().count(); };
+  // RFC 9110's example, and the epoch.
+  EXPECT_EQ(seconds_of("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(seconds_of("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+  EXPECT_EQ(seconds_of("Tue, 01 Dec 2026 22:26:03 GMT"), 1796163963);
+  // Obsolete forms, wrong zones, impossible dates and truncations are refused, not guessed.
+  EXPECT_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));
+  EXPECT_FALSE(parse_http_date("Sun Nov  6 08:49:37 1994"));
+  EXPECT_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"));
+  EXPECT_FALSE(parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT"));
+  EXPECT_FALSE(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"));
+  EXPECT_FALSE(parse_http_date("Sun, 06 Nov 1994 24:49:37 GMT"));
+  EXPECT_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:3"));
+  EXPECT_FALSE(parse_http_date(""));
+}
+
 // The signing key example from the SigV4 documentation.
 TEST(signing_key, documented_example) {
   auto key = derive_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "iam");
