@@ -121,13 +121,7 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 def check_sanitizer_reports():
     """Stops every child still running and fails the run for each sanitizer report in any child's log: an
     ASan/UBSan build of the proxy may report at shutdown, after every request succeeded."""
-    with _live_lock:
-        procs = list(_live_processes)
-    for p in procs:
-        try:
-            p.stop(timeout=5)
-        except Exception:  # noqa: BLE001
-            pass
+    stop_all(timeout=5)
     for p in _all_processes:
         try:
             text = p.log_text()
@@ -277,15 +271,20 @@ def work_dir():
     return _work_dir
 
 
-@atexit.register
-def _at_exit():
+def stop_all(timeout):
+    """Stops every child still running (SIGTERM, then SIGKILL after timeout)."""
     with _live_lock:
         procs = list(_live_processes)
     for p in procs:
         try:
-            p.stop(timeout=2)
+            p.stop(timeout=timeout)
         except Exception:  # noqa: BLE001
             pass
+
+
+@atexit.register
+def _at_exit():
+    stop_all(timeout=2)
     if _work_dir is not None and not _results.failed:
         shutil.rmtree(_work_dir, ignore_errors=True)
 
