@@ -86,10 +86,11 @@ std::optional<std::string> env_value(const env_fn& env, const char* name) {
   return std::string(v);
 }
 
-// STS in the environment's region, then the profile's, then the proxy's.
+// STS in the configured region, else the environment's, then the profile's, then the proxy's.
 sts_client make_sts(const chain_context& ctx, const std::optional<std::string>& profile_region) {
   const std::string& fallback = profile_region && !profile_region->empty() ? *profile_region : ctx.region;
-  return sts_client(resolve_sts_endpoint(ctx.env, sts_region(ctx.env, fallback)), ctx.http, ctx.clock);
+  const std::string region = ctx.sts_region.empty() ? sts_region(ctx.env, fallback) : ctx.sts_region;
+  return sts_client(resolve_sts_endpoint(ctx.env, region), ctx.http, ctx.clock);
 }
 
 struct loaded_profile {
@@ -311,7 +312,7 @@ std::unique_ptr<chain_provider> default_chain(chain_context ctx) {
 }
 
 std::unique_ptr<chain_provider> default_chain(const env_fn& env, http_fn http, clock_fn clock) {
-  return default_chain(chain_context{env, std::move(http), std::move(clock), {}, {}, false});
+  return default_chain(chain_context{env, std::move(http), std::move(clock), {}, {}, false, {}});
 }
 
 std::unique_ptr<provider> make_source(std::string_view source, chain_context ctx, std::string& error) {

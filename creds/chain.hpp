@@ -22,6 +22,7 @@ struct chain_context {
   std::string region;   // for STS endpoints when neither the profile nor AWS_REGION names one
   std::string profile;  // the profile to read; empty: AWS_PROFILE, else "default"
   bool imds_v1_fallback = false;  // IMDSv1 (no token) when the token PUT fails; off unless configured
+  std::string sts_region;  // credentials.sts_region: every STS call of the chain goes there (empty: see region)
 };
 
 class chain_provider : public provider {

@@ -85,8 +85,13 @@ creds::sts_client make_sts_client(const config& cfg, const env_lookup& env, cred
 
 base_provider make_base_provider(const config& cfg, const env_lookup& env, creds::http_fn http) {
   base_provider out;
-  creds::chain_context ctx{env, http, system_clock_now, sts_region_for(cfg, env, {}), cfg.credentials.profile,
-                           cfg.credentials.imds_v1_fallback};
+  creds::chain_context ctx{env,
+                           http,
+                           system_clock_now,
+                           sts_region_for(cfg, env, {}),
+                           cfg.credentials.profile,
+                           cfg.credentials.imds_v1_fallback,
+                           cfg.credentials.sts_region};
   if (cfg.credentials.source == "default") {
     auto chain = creds::default_chain(ctx);
     out.chain = chain.get();

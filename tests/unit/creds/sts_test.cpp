@@ -506,7 +506,7 @@ TEST(web_identity_provider, from_the_environment) {
   auto source = [&](std::map<std::string, std::string> vars) {
     vars.insert(no_files.begin(), no_files.end());
     std::string error;
-    auto p = make_source("web_identity", chain_context{env_of(vars), f.fn(), fixed(t0), {}, {}, false}, error);
+    auto p = make_source("web_identity", chain_context{env_of(vars), f.fn(), fixed(t0), {}, {}, false, {}}, error);
     EXPECT_NE(p, nullptr) << error;
     return p;
   };
@@ -537,6 +537,27 @@ TEST(web_identity_provider, from_the_environment) {
   EXPECT_EQ(form["RoleArn"], "arn:aws:iam::1:role/irsa");
   EXPECT_EQ(form["RoleSessionName"], "my-pod");
   EXPECT_EQ(form["WebIdentityToken"], web_token);
+}
+
+// credentials.sts_region is where every STS call of the chain goes, AWS_REGION notwithstanding.
+TEST(web_identity_provider, configured_sts_region_wins_over_the_environment) {
+  fake_sts f;
+  temp_file token(web_token);
+  f.answers = {ok(credentials_document("AssumeRoleWithWebIdentity", "2026-11-27T13:00:00Z"))};
+  auto env = env_of({{"AWS_WEB_IDENTITY_TOKEN_FILE", token.path.string()}, {"AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa"},
+                     {"AWS_REGION", "eu-west-1"}, {"AWS_CONFIG_FILE", "/nonexistent/sts-test/config"},
+                     {"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sts-test/creds"}});
+  std::string error;
+  auto p = make_source("web_identity", chain_context{env, f.fn(), fixed(t0), {}, {}, false, "ap-south-1"}, error);
+  ASSERT_NE(p, nullptr) << error;
+  auto r = run(p->fetch());
+  ASSERT_TRUE(r.creds) << r.reason;
+  EXPECT_EQ(f.requests.at(0).url, "https://sts.ap-south-1.amazonaws.com/");
+  // Without it, the environment's region.
+  p = make_source("web_identity", chain_context{env, f.fn(), fixed(t0), {}, {}, false, {}}, error);
+  f.answers = {ok(credentials_document("AssumeRoleWithWebIdentity", "2026-11-27T13:00:00Z"))};
+  ASSERT_TRUE(run(p->fetch()).creds);
+  EXPECT_EQ(f.requests.at(1).url, "https://sts.eu-west-1.amazonaws.com/");
 }
 
 // --- assume_role_provider ------------------------------------------------------------------------------
