@@ -1,5 +1,6 @@
 #include "obs/metrics.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -11,9 +12,9 @@ void append_number(std::string& out, double v) {
     out += v > 0 ? "+Inf" : "-Inf";
     return;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  out += buf;
+  char buf[32];  // shortest text that reads back as the same double ("0.1", not "0.10000000000000001")
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, ec == std::errc{} ? end : buf);
 }
 
 void append_label_value(std::string& out, std::string_view v) {
@@ -87,7 +88,13 @@ void family<counter>::render_children(std::string& out) const {
   std::lock_guard lock(mutex_);
   for (const auto& [key, c] : children_) {
     auto labels = label_text(key);
-    out += name_ + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(c->value()) + "\n";
+    out += name_ + (labels.empty() ? "" : "{" + labels + "}") + " ";
+    if (unit_ == 1) {
+      out += std::to_string(c->value());
+    } else {
+      append_number(out, static_cast<double>(c->value()) * unit_);
+    }
+    out += '\n';
   }
 }
 

@@ -53,12 +53,16 @@ class family_base {
       : name_(std::move(name)), help_(std::move(help)), type_(std::move(type)), labels_(std::move(label_names)) {}
   virtual ~family_base() = default;
   void render(std::string& out) const;
+  // Counters only: what one count is worth in the exported unit (e.g. 1e-9 to count nanoseconds and export
+  // seconds), so hot paths add integers.
+  void set_unit(double unit) { unit_ = unit; }
 
  protected:
   virtual void render_children(std::string& out) const = 0;
   std::string label_text(const std::vector<std::string>& values) const;
   std::string name_, help_, type_;
   std::vector<std::string> labels_;
+  double unit_ = 1;
 };
 
 template <class Metric>
