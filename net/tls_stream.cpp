@@ -152,10 +152,9 @@ bool tls_socket::set_peer_name(const std::string& name, bool is_ip, bool verify)
 
 void tls_socket::expires_at(clock::time_point t) { impl_->deadline = t; }
 
-void tls_socket::expires_never() {
-  impl_->deadline = clock::time_point::max();
-  impl_->timer.cancel();
-}
+// Leaves an armed timer alone (it fires once, finds no wait and no deadline, and is not re-armed): cancelling
+// it here would cost a cancelled-handler round per pooled exchange.
+void tls_socket::expires_never() { impl_->deadline = clock::time_point::max(); }
 
 void tls_socket::close() {
   error_code ignored;
@@ -165,30 +164,41 @@ void tls_socket::close() {
 
 bool tls_socket::impl::begin_wait() {
   timed_out = false;
-  if (deadline == clock::time_point::max()) return true;
-  if (clock::now() >= deadline) return false;
-  timer.expires_at(deadline);
-  const unsigned seq = ++timer_seq;
-  // The timer handler can outlive this object (it may already be queued when the operation completes and the
-  // connection is dropped): it holds a weak reference and a sequence number, and acts only on the wait that
-  // armed it.
-  timer.async_wait([w = weak_from_this(), seq](const error_code& ec) {
-    if (ec) return;
-    auto self = w.lock();
-    if (!self || self->timer_seq != seq) return;
-    self->timed_out = true;
-    error_code ignored;
-    self->sock.cancel(ignored);
-  });
+  if (deadline != clock::time_point::max()) {
+    if (clock::now() >= deadline) return false;
+    if (armed_at > deadline) arm_timer(deadline);
+  }
+  waiting = true;
   return true;
 }
 
 bool tls_socket::impl::end_wait() {
-  if (deadline != clock::time_point::max()) {
-    ++timer_seq;
-    timer.cancel();
-  }
+  waiting = false;
   return timed_out;
+}
+
+void tls_socket::impl::arm_timer(clock::time_point at) {
+  armed_at = at;
+  timer.expires_at(at);  // cancels an earlier wait, whose handler then sees a stale sequence number
+  const unsigned seq = ++timer_seq;
+  // The handler can outlive this object (it may already be queued when the connection is dropped): it holds a
+  // weak reference and a sequence number, and acts only for the latest arming.
+  timer.async_wait([w = weak_from_this(), seq](const error_code& ec) {
+    if (ec) return;
+    auto self = w.lock();
+    if (!self || self->timer_seq != seq) return;
+    self->armed_at = clock::time_point::max();
+    self->on_timer();
+  });
+}
+
+void tls_socket::impl::on_timer() {
+  // Not waiting: the next wait checks the deadline itself (and arms the timer again).
+  if (!waiting || deadline == clock::time_point::max()) return;
+  if (clock::now() < deadline) return arm_timer(deadline);  // the deadline moved later meanwhile
+  timed_out = true;
+  error_code ignored;
+  sock.cancel(ignored);
 }
 
 tls_detail::step_result tls_socket::impl::step(tls_detail::op_kind kind, void* data, std::size_t size) {

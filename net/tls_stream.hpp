@@ -105,16 +105,23 @@ class tls_socket {
     ~impl();
     // One SSL call (SSL_connect, SSL_read_ex or SSL_write_ex on [data, data + size)).
     tls_detail::step_result step(tls_detail::op_kind kind, void* data, std::size_t size);
-    // Before a socket wait: arms the deadline timer. False when the deadline has already passed.
+    // Before a socket wait: makes sure the timer will fire by the deadline. False when it has already passed.
     bool begin_wait();
-    // After a socket wait: disarms it. True when the deadline expired during the wait.
+    // After a socket wait. True when the deadline expired during the wait.
     bool end_wait();
+    // The timer is lazy, as Beast's tcp_stream's: it stays armed across waits and is moved only when the
+    // deadline comes earlier; when it fires before a deadline that has moved later, it re-arms. Arming and
+    // cancelling it around every wait cost a cancelled-handler round through the scheduler per socket wait.
+    void arm_timer(clock::time_point at);
+    void on_timer();
 
     socket_type sock;
     boost::asio::steady_timer timer;
     SSL* ssl = nullptr;
     clock::time_point deadline = clock::time_point::max();
+    clock::time_point armed_at = clock::time_point::max();  // when the armed timer fires; max: not armed
     unsigned timer_seq = 0;
+    bool waiting = false;
     bool timed_out = false;
     bool eof = false;   // the socket read returned 0 (for the BIO)
     int last_errno = 0; // the last socket error other than EAGAIN (for the BIO)
