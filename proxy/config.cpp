@@ -163,7 +163,7 @@ void read_credentials(yaml_reader& r, const YAML::Node& node, int line, credenti
 
 void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc) {
   std::vector<std::string_view> known = {"listen",        "admin_listen",  "log_level",           "log_format",
-                                         "threads",       "limits",        "timeouts",            "tls",
+                                         "threads",       "busy_poll_us",  "limits",        "timeouts",            "tls",
                                          "upstream_pool", "routes",        "forward_proxy",       "log_signing",
                                          "log_failed_requests", "credentials"};
   known.insert(known.end(), scraper_keys.begin(), scraper_keys.end());
@@ -188,6 +188,8 @@ void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc
       assign(cfg.log_failed_requests, r.boolean(v, kl, key));
     } else if (key == "threads") {
       assign(cfg.threads, r.integer(v, kl, key, 0, 256));
+    } else if (key == "busy_poll_us") {
+      assign(cfg.busy_poll_us, r.integer(v, kl, key, 0, 10'000));
     } else if (key == "limits") {
       read_limits(r, v, kl, cfg.limits);
     } else if (key == "timeouts") {

@@ -12,7 +12,7 @@ namespace {
 struct flag_values {
   std::optional<std::string> config_path, listen, admin_listen, log_level, log_format, ca_file;
   std::optional<std::size_t> max_request_body;
-  std::optional<int> threads;
+  std::optional<int> threads, busy_poll_us;
   std::optional<bool> no_verify_ssl;
   std::optional<std::chrono::milliseconds> upstream_idle;
   bool log_failed_requests = false, log_signing = false;
@@ -39,7 +39,7 @@ constexpr flag_spec flags[] = {
     {"--admin-listen", arity::value, false},  {"--max-request-body", arity::value, false},
     {"--log-level", arity::value, false},     {"--log-format", arity::value, false},
     {"--ca-file", arity::value, false},       {"--threads", arity::value, false},
-    {"--port", arity::value, false},          {"--no-verify-ssl", arity::boolean, false},
+    {"--busy-poll-us", arity::value, false},  {"--port", arity::value, false},          {"--no-verify-ssl", arity::boolean, false},
     {"--verbose", arity::boolean, false},     {"--host", arity::value, false},
     {"--name", arity::value, true},           {"--region", arity::value, true},
     {"--sign-host", arity::value, true},      {"--upstream-url-scheme", arity::value, true},
@@ -90,13 +90,15 @@ void apply_flag(std::string_view name, const std::string& v, flag_values& f,
     f.log_format = v;
   } else if (name == "--ca-file") {
     f.ca_file = v;
-  } else if (name == "--threads") {
+  } else if (name == "--threads" || name == "--busy-poll-us") {
+    const bool threads = name == "--threads";
+    const int max = threads ? 256 : 10'000;
     int n = -1;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc{} || ptr != v.data() + v.size() || n < 0 || n > 256) {
-      return fail("must be a whole number from 0 to 256, not '" + v + "'");
+    if (ec != std::errc{} || ptr != v.data() + v.size() || n < 0 || n > max) {
+      return fail("must be a whole number from 0 to " + std::to_string(max) + ", not '" + v + "'");
     }
-    f.threads = n;
+    (threads ? f.threads : f.busy_poll_us) = n;
   } else if (name == "--host") {
     if (v.find("://") != std::string::npos)
       return fail("takes a host name, not a URL; set --upstream-url-scheme");
@@ -247,6 +249,7 @@ cli_result config_from_args(std::span<const std::string_view> args, const env_lo
   if (f.no_verify_ssl) cfg.tls.insecure_skip_verify = *f.no_verify_ssl;
   if (f.max_request_body) cfg.limits.max_request_body = *f.max_request_body;
   if (f.threads) cfg.threads = *f.threads;
+  if (f.busy_poll_us) cfg.busy_poll_us = *f.busy_poll_us;
   if (f.upstream_idle) cfg.timeouts.upstream_idle = *f.upstream_idle;
   if (f.log_failed_requests) cfg.log_failed_requests = true;
   if (f.log_signing) cfg.log_signing = true;

@@ -6,6 +6,11 @@ namespace sigv4::app {
 // Every metric the proxy exports, registered once. Label values are route names, upstream keys, status
 // codes and fixed kinds: never anything a client controls.
 struct proxy_metrics {
+  static obs::counter_family& unit(obs::counter_family& f, double u) {
+    f.set_unit(u);
+    return f;
+  }
+
   explicit proxy_metrics(obs::registry& r)
       : requests(r.counters("sigv4_sidecar_requests_total", "Requests answered, by route and status code.",
                             {"route", "code"})),
@@ -33,6 +38,13 @@ struct proxy_metrics {
         client_errors(r.counters("sigv4_sidecar_client_errors_total",
                                  "Requests refused before routing (malformed, too large, timeouts).", {"kind"})),
         connections(r.gauges("sigv4_sidecar_client_connections", "Open client connections.")),
+        busy_poll_seconds(unit(r.counters("sigv4_sidecar_busy_poll_seconds_total",
+                                          "CPU time idle workers spent polling before they slept.", {"worker"}),
+                               1e-9)),
+        busy_poll_wakeups(r.counters("sigv4_sidecar_busy_poll_wakeups_total",
+                                     "Idle gaps of the workers, by how they ended: caught while polling (a sleep "
+                                     "and a wake-up saved) or slept.",
+                                     {"worker", "outcome"})),
         build_info(r.gauges("sigv4_sidecar_build_info", "Build information.", {"version"})) {}
 
   obs::counter_family& requests;
@@ -47,6 +59,8 @@ struct proxy_metrics {
   obs::counter_family& upstream_retries;
   obs::counter_family& client_errors;
   obs::gauge_family& connections;
+  obs::counter_family& busy_poll_seconds;
+  obs::counter_family& busy_poll_wakeups;
   obs::gauge_family& build_info;
 };
 

@@ -10,8 +10,9 @@
 #include <iostream>
 #include <thread>
 
-#include "proxy/credentials.hpp"
+#include "net/event_loop.hpp"
 #include "net/tls.hpp"
+#include "proxy/credentials.hpp"
 #include "obs/log.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/run_command.hpp"
@@ -141,6 +142,7 @@ class server {
     std::size_t threads = rt->cfg.threads > 0 ? static_cast<std::size_t>(rt->cfg.threads)
                                               : std::min<std::size_t>(2, std::max(1u, std::thread::hardware_concurrency()));
     for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>(shared_));
+    busy_poll_ = std::chrono::microseconds(rt->cfg.busy_poll_us);
     auto& ioc0 = workers_[0]->ioc;
 
     std::string err;
@@ -164,14 +166,22 @@ class server {
     for (auto& w : workers_) asio::co_spawn(w->ioc, sweep_loop(*w), asio::detached);
 
     std::vector<std::thread> pool;
-    for (std::size_t i = 1; i < workers_.size(); ++i) pool.emplace_back([this, i] { workers_[i]->ioc.run(); });
-    ioc0.run();
+    for (std::size_t i = 1; i < workers_.size(); ++i) pool.emplace_back([this, i] { run_worker(i); });
+    run_worker(0);
     for (auto& t : pool) t.join();
     obs::info("sigv4-sidecar stopped", {{"unfinished_connections", shared_.connections.load()}});
     return 0;
   }
 
  private:
+  void run_worker(std::size_t i) {
+    auto& m = shared_.metrics;
+    auto id = std::to_string(i);
+    net::run_event_loop(workers_[i]->ioc, busy_poll_,
+                        {&m.busy_poll_seconds.with({id}), &m.busy_poll_wakeups.with({id, "caught"}),
+                         &m.busy_poll_wakeups.with({id, "slept"})});
+  }
+
   bool open_acceptor(std::optional<tcp::acceptor>& a, asio::io_context& ioc, const tcp::endpoint& ep,
                      const char* what) {
     boost::system::error_code ec;
@@ -263,9 +273,10 @@ class server {
     }
     auto old = shared_.rt.load();
     if (res.cfg->listen != old->cfg.listen || res.cfg->admin_listen != old->cfg.admin_listen ||
-        res.cfg->threads != old->cfg.threads || res.cfg->tls.ca_file != old->cfg.tls.ca_file ||
+        res.cfg->threads != old->cfg.threads || res.cfg->busy_poll_us != old->cfg.busy_poll_us ||
+        res.cfg->tls.ca_file != old->cfg.tls.ca_file ||
         res.cfg->tls.insecure_skip_verify != old->cfg.tls.insecure_skip_verify) {
-      obs::warn("listen addresses, threads and tls settings change only on restart; the rest is reloaded");
+      obs::warn("listen addresses, threads, busy_poll_us and tls settings change only on restart; the rest is reloaded");
     }
     obs::level l = obs::level::info;
     obs::parse_level(res.cfg->log_level, l);
@@ -312,6 +323,7 @@ class server {
   std::vector<std::string> args_;
   env_lookup env_;
   std::vector<std::unique_ptr<worker>> workers_;
+  std::chrono::microseconds busy_poll_{0};
   std::optional<tcp::acceptor> listener_;
   std::optional<tcp::acceptor> admin_;
   std::atomic<bool> stopping_{false};

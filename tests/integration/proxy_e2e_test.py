@@ -412,6 +412,19 @@ def main():
     t.check(1 <= open_conns <= 2, f"upstream connections open to {up}: {open_conns:g} (pooled, not one per request)",
             [(k, v) for k, v in m1.items() if k[0] == "sigv4_sidecar_upstream_connections"])
 
+    t.section("busy polling: counted in /metrics, and an idle proxy does not spin")
+    gaps = (t.metric_sum(m1, "sigv4_sidecar_busy_poll_wakeups_total")
+            - t.metric_sum(m0, "sigv4_sidecar_busy_poll_wakeups_total"))
+    t.check(gaps >= 200, f"sigv4_sidecar_busy_poll_wakeups_total counts the workers' idle gaps ({gaps:g} for 200 "
+            "requests)", [(k, v) for k, v in m1.items() if k[0].startswith("sigv4_sidecar_busy_poll")])
+    t.check(("sigv4_sidecar_busy_poll_seconds_total", frozenset({("worker", "0")})) in m1,
+            "sigv4_sidecar_busy_poll_seconds_total{worker=\"0\"} is exported", sorted(k for k in m1 if "busy" in k[0]))
+    cpu0 = t.cpu_seconds(proxy.process.pid)
+    time.sleep(2.0)
+    idle_cpu = t.cpu_seconds(proxy.process.pid) - cpu0
+    t.check(idle_cpu < 0.1, f"idle for 2 s after traffic, the proxy used {idle_cpu * 1000:.0f} ms of CPU "
+            "(polling is bounded: idle workers sleep)", idle_cpu)
+
     t.section("pool: the upstream closes idle connections, the next request still succeeds")
     for i in range(3):
         r = proxy.request("GET", f"/idle/round{i}")

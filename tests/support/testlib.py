@@ -800,6 +800,13 @@ def metric_sum(metrics, name, **labels):
     return sum(v for (n, ls), v in metrics.items() if n == name and want <= set(ls))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time pid has used, in seconds (from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid):
     """Resident set size of pid in KiB (from /proc), or None."""
     try:

@@ -149,6 +149,7 @@ TEST(config_file, defaults_for_what_the_file_leaves_out) {
   EXPECT_EQ(r.cfg->admin_listen, "127.0.0.1:8006");
   EXPECT_EQ(r.cfg->log_level, "info");
   EXPECT_EQ(r.cfg->threads, 0);
+  EXPECT_EQ(r.cfg->busy_poll_us, 200);
   EXPECT_EQ(r.cfg->limits.max_request_body, defaults.limits.max_request_body);
   EXPECT_EQ(r.cfg->timeouts.client_header, defaults.timeouts.client_header);
   EXPECT_TRUE(r.cfg->forward_proxy.allow.empty());
@@ -244,6 +245,15 @@ tls: {ca: /x}
   EXPECT_FALSE(has_error(r.errors, 10, "did you mean"));
   EXPECT_ERROR(r, 11, "unknown key 'ca' in tls");
   EXPECT_EQ(r.errors.size(), 6u) << dump(r.errors);
+}
+
+TEST(config_file, busy_poll_us) {
+  auto off = parse(with_route("busy_poll_us: 0\n"));
+  ASSERT_TRUE(off.cfg) << dump(off.errors);
+  EXPECT_EQ(off.cfg->busy_poll_us, 0);
+  auto bad = parse(with_route("threads: 1\nbusy_poll_us: 50000\n"));
+  EXPECT_FALSE(bad.cfg);
+  EXPECT_ERROR(bad, 2, "'busy_poll_us' must be a whole number from 0 to 10000, not '50000'");
 }
 
 TEST(config_errors, wrong_types) {
@@ -711,7 +721,7 @@ TEST(config_flags, every_drop_in_flag_in_both_spellings) {
 TEST(config_flags, our_flags) {
   auto r = from_args({"--host", "sts.amazonaws.com", "--listen", "[::1]:7000", "--admin-listen=:7001",
                       "--max-request-body", "4MiB", "--log-level=warn", "--log-format", "json", "--ca-file",
-                      "/ca.pem", "--threads", "2", "--verbose=false"});
+                      "/ca.pem", "--threads", "2", "--verbose=false", "--busy-poll-us", "0"});
   ASSERT_TRUE(r.cfg) << dump(r.errors);
   EXPECT_EQ(r.cfg->listen, "[::1]:7000");
   EXPECT_EQ(r.cfg->admin_listen, "127.0.0.1:7001");
@@ -720,6 +730,7 @@ TEST(config_flags, our_flags) {
   EXPECT_EQ(r.cfg->log_format, "json");
   EXPECT_EQ(r.cfg->tls.ca_file, "/ca.pem");
   EXPECT_EQ(r.cfg->threads, 2);
+  EXPECT_EQ(r.cfg->busy_poll_us, 0);
   EXPECT_EQ(r.cfg->routes[0].sigv4.region, "us-east-1");
   EXPECT_EQ(r.cfg->routes[0].sigv4.service, "sts");
 }
@@ -745,12 +756,14 @@ TEST(config_flags, errors) {
   EXPECT_ERROR(nothing, 0, "no upstream configured: pass --host (and --region, --name) or --config FILE");
   EXPECT_EQ(nothing.errors.size(), 1u) << dump(nothing.errors);
 
-  auto bad = from_args({"--host", "sts.amazonaws.com", "--bogus", "--threads", "x", "--port", "8080",
+  auto bad = from_args({"--host", "sts.amazonaws.com", "--bogus", "--threads", "x", "--busy-poll-us", "20000",
+                        "--port", "8080",
                         "--log-level=loud", "--upstream-url-scheme", "ftp", "--strip", "a b",
                         "--custom-headers", "novalue,Host=x", "--unsigned-payload=maybe", "stray",
                         "--max-request-body", "lots", "--log-format"});
   EXPECT_ERROR(bad, 0, "unknown flag '--bogus'");
   EXPECT_ERROR(bad, 0, "--threads: must be a whole number from 0 to 256, not 'x'");
+  EXPECT_ERROR(bad, 0, "--busy-poll-us: must be a whole number from 0 to 10000, not '20000'");
   EXPECT_ERROR(bad, 0, "--port: listen address '8080' must be host:port or :port");
   EXPECT_ERROR(bad, 0, "--log-level: 'loud' is not one of");
   EXPECT_ERROR(bad, 0, "--upstream-url-scheme: must be http or https, not 'ftp'");
@@ -761,7 +774,7 @@ TEST(config_flags, errors) {
   EXPECT_ERROR(bad, 0, "unexpected argument 'stray'");
   EXPECT_ERROR(bad, 0, "--max-request-body: invalid size 'lots'");
   EXPECT_ERROR(bad, 0, "--log-format needs a value");
-  EXPECT_EQ(bad.errors.size(), 12u) << dump(bad.errors);
+  EXPECT_EQ(bad.errors.size(), 13u) << dump(bad.errors);
 
   auto url_host = from_args({"--host", "https://sts.amazonaws.com"});
   EXPECT_ERROR(url_host, 0, "--host: takes a host name, not a URL");
