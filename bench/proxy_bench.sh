@@ -2,7 +2,7 @@
 # Proxy throughput, latency and memory on loopback, in one run, alternating targets:
 #   direct to nginx; nginx as a keep-alive reverse proxy (what a proxy costs here, no signing); the sidecar
 #   (signing). Upstream plain and TLS (nginx-as-proxy too). wrk 1 thread, nginx 1 worker.
-# Usage: bench/proxy_bench.sh [build-dir] [seconds-per-run]
+# Usage: [ROUNDS=n] [ONLY="GET 1c"] [SIDECAR_ARGS="--busy-poll-us 0"] bench/proxy_bench.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build/release}
@@ -68,7 +68,7 @@ start_sidecar() {  # $1 = upstream URL, $2 = port
   AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
     "$bin" --host "${1#*://}" --upstream-url-scheme "${1%%://*}" --name execute-api --region us-east-1 \
     --port "127.0.0.1:$2" --admin-listen "127.0.0.1:$(($2 + 1))" --ca-file "$work/certs/ca.pem" \
-    --log-level warn >"$work/sidecar-$2.log" 2>&1 &
+    --log-level warn ${SIDECAR_ARGS:-} >"$work/sidecar-$2.log" 2>&1 &
   pids+=($!)
   echo $! >"$work/sidecar-$2.pid"
 }
@@ -98,6 +98,7 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
   echo "== round $round"
   for w in "GET 64c|/metrics|64|" "GET 1c|/metrics|1|" "POST10k 64c|/write|64|$post"; do
     IFS='|' read -r name path conns script <<<"$w"
+    [[ -z "${ONLY:-}" || "$name" == "$ONLY" ]] || continue
     run "$name direct nginx" "http://127.0.0.1:18481$path" "$conns" "$script"
     run "$name nginx-as-proxy -> http" "http://127.0.0.1:18483$path" "$conns" "$script"
     run "$name sidecar -> http" "http://127.0.0.1:18405$path" "$conns" "$script"
@@ -107,4 +108,7 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
 done
 for p in 18405 18407; do
   echo "peak RSS sidecar:$p $(awk '/VmHWM/{print $2" "$3}' /proc/$(cat "$work/sidecar-$p.pid")/status)"
+done
+for p in 18405 18407; do
+  curl -s "http://127.0.0.1:$((p + 1))/metrics" | awk -v p="$p" '/^sigv4_sidecar_busy_poll/{print "sidecar:" p " " $0}'
 done
