@@ -2,7 +2,7 @@
 # Proxy throughput, latency and memory on loopback, in one run, alternating targets:
 #   direct to nginx; nginx as a keep-alive reverse proxy (what a proxy costs here, no signing); the sidecar
 #   (signing). Upstream plain and TLS (nginx-as-proxy too). wrk 1 thread, nginx 1 worker.
-# Usage: [ROUNDS=n] [ONLY="GET 1c"] [SIDECAR_ARGS="--busy-poll-us 0"] bench/proxy_bench.sh [build-dir] [seconds-per-run]
+# Usage: [ROUNDS=n | PAIRS=n] [ONLY="GET 1c"] [SIDECAR_ARGS="--busy-poll-us 0"] bench/proxy_bench.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build/release}
@@ -92,6 +92,32 @@ run() {  # label url conns [script]
   bad=$(awk '/Non-2xx or 3xx responses/{print $NF}' <<<"$out")
   printf '%-34s %10s req/s  p50 %8s  p99 %8s%s\n' "$1" "$rps" "$p50" "$p99" "${bad:+  NON-2xx: $bad (figure invalid)}"
 }
+
+# PAIRS=N: the added latency at 1 connection, robustly on a noisy VM: N short alternating runs (direct,
+# nginx-as-proxy, sidecar; plain and TLS), then the median over runs of each one's p50 minus direct's p50 in the
+# same run.
+if [[ -n "${PAIRS:-}" ]]; then
+  p50_us() { wrk -t1 -c1 -d"${secs}s" --latency "$1" | awk '$1=="50%"{v=$2; u=v; sub(/[a-z]+$/,"",v);
+    if (u ~ /ms$/) v*=1000; else if (u ~ /[^m]s$/ && u !~ /us$/) v*=1000000; print v}'; }
+  declare -A added
+  for i in $(seq 1 "$PAIRS"); do
+    d=$(p50_us http://127.0.0.1:18481/metrics)
+    line="run $i: direct ${d}us"
+    for t in "nginx-as-proxy-http|18483" "sidecar-http|18405" "nginx-as-proxy-https|18484" "sidecar-https|18407"; do
+      IFS='|' read -r name port <<<"$t"
+      v=$(p50_us "http://127.0.0.1:$port/metrics")
+      added[$name]+="$(awk -v a="$v" -v b="$d" 'BEGIN{print a-b}') "
+      line+="  $name ${v}us"
+    done
+    echo "$line"
+  done
+  for name in nginx-as-proxy-http sidecar-http nginx-as-proxy-https sidecar-https; do
+    echo "added p50 at 1 connection, $name: median $(tr ' ' '\n' <<<"${added[$name]}" | grep . | sort -n |
+      awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}') us over $PAIRS runs" \
+      "(each: $(tr -s ' ' <<<"${added[$name]}"))"
+  done
+  exit 0
+fi
 
 post=$root/bench/proxy/post10k.lua
 for round in $(seq 1 "${ROUNDS:-2}"); do
