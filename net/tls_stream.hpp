@@ -5,7 +5,8 @@
 // OpenSSL's own record buffers; here the only buffers are OpenSSL's, which SSL_MODE_RELEASE_BUFFERS gives back
 // while the connection is idle.
 //
-// Models Asio's AsyncReadStream and AsyncWriteStream (enough for Beast's HTTP algorithms). Each operation
+// Models Asio's AsyncReadStream and AsyncWriteStream (enough for Beast's HTTP algorithms), and SyncWriteStream
+// without ever blocking (would_block instead). Each operation
 // tries the SSL call at once and, on SSL_ERROR_WANT_READ/WRITE, waits for the socket with async_wait and
 // retries. Completion handlers are never invoked from inside the initiating function. One read, one write or
 // one handshake at a time (the HTTP exchange alternates them); a read and a write may not be outstanding
@@ -25,6 +26,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -93,6 +95,23 @@ class tls_socket {
         io_op<MutableBufferSequence, tls_detail::op_kind::read>{impl_.get(), buffers}, token, impl_->sock);
   }
 
+  // SyncWriteStream, never blocking: one SSL_write now. When the socket cannot take the record, fails with
+  // asio::error::would_block, and the caller must retry with the same bytes (async_write_some will do): so
+  // Beast's http::write on a serializer tries a message at once without a round through the scheduler.
+  template <class ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    tls_detail::step_result r = write_step(impl_.get(), buffers);
+    ec = r.done ? r.ec : boost::system::error_code(boost::asio::error::would_block);
+    return r.done ? r.bytes : 0;
+  }
+  template <class ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& buffers) {
+    boost::system::error_code ec;
+    std::size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
@@ -109,9 +128,10 @@ class tls_socket {
     bool begin_wait();
     // After a socket wait. True when the deadline expired during the wait.
     bool end_wait();
-    // The timer is lazy, as Beast's tcp_stream's: it stays armed across waits and is moved only when the
-    // deadline comes earlier; when it fires before a deadline that has moved later, it re-arms. Arming and
-    // cancelling it around every wait cost a cancelled-handler round through the scheduler per socket wait.
+    // The timer is lazy: it stays armed across waits and is moved only when the deadline comes earlier; when
+    // it fires before a deadline that has moved later, it re-arms. Arming and cancelling it around every wait
+    // (as Beast's tcp_stream does around every operation) costs a cancelled handler, and with it one more
+    // round through the scheduler (an epoll_wait), per wait.
     void arm_timer(clock::time_point at);
     void on_timer();
 
@@ -126,6 +146,25 @@ class tls_socket {
     bool eof = false;   // the socket read returned 0 (for the BIO)
     int last_errno = 0; // the last socket error other than EAGAIN (for the BIO)
   };
+
+  // One SSL_write of the start of `buffers`.
+  template <class ConstBufferSequence>
+  static tls_detail::step_result write_step(impl* s, const ConstBufferSequence& buffers) {
+    namespace asio = boost::asio;
+    auto it = asio::buffer_sequence_begin(buffers);
+    const auto end = asio::buffer_sequence_end(buffers);
+    while (it != end && asio::const_buffer(*it).size() == 0) ++it;
+    if (it == end) return {};
+    asio::const_buffer first(*it);
+    auto scratch = tls_detail::write_scratch();
+    if (first.size() >= scratch.size() || std::next(it) == end) {
+      return s->step(tls_detail::op_kind::write, const_cast<void*>(first.data()), first.size());
+    }
+    // Beast serializes a header as many small buffers: gather up to one record into a single SSL_write
+    // (one record, one syscall). A retry after WANT_WRITE gathers the same bytes again, as OpenSSL needs.
+    std::size_t n = asio::buffer_copy(scratch, buffers);
+    return s->step(tls_detail::op_kind::write, scratch.data(), n);
+  }
 
   // The shared part of the three operations: completes at once (posted) or after waits, never inline.
   template <class Derived>
@@ -191,19 +230,7 @@ class tls_socket {
         }
         return {};  // nothing to read into: 0 bytes, no error
       } else {
-        auto it = asio::buffer_sequence_begin(buffers);
-        const auto end = asio::buffer_sequence_end(buffers);
-        while (it != end && asio::const_buffer(*it).size() == 0) ++it;
-        if (it == end) return {};
-        asio::const_buffer first(*it);
-        auto scratch = tls_detail::write_scratch();
-        if (first.size() >= scratch.size() || std::next(it) == end) {
-          return this->s->step(Kind, const_cast<void*>(first.data()), first.size());
-        }
-        // Beast serializes a header as many small buffers: gather up to one record into a single SSL_write
-        // (one record, one syscall). A retry after WANT_WRITE gathers the same bytes again, as OpenSSL needs.
-        std::size_t n = asio::buffer_copy(scratch, buffers);
-        return this->s->step(Kind, scratch.data(), n);
+        return write_step(this->s, buffers);
       }
     }
 

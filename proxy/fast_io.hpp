@@ -6,6 +6,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/write.hpp>
+#include <type_traits>
 
 namespace sigv4::app {
 
@@ -29,15 +30,17 @@ bool parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::be
   return true;
 }
 
-// Writes as much of the serializer as the socket takes without blocking. Returns true when the message is
+// Writes as much of the serializer as the stream takes without blocking. Returns true when the message is
 // done (or the serializer waits for more body: need_buffer); false when the rest must go asynchronously
-// (ec empty) or on a real error (ec set).
-template <class Serializer>
-bool write_now(boost::asio::ip::tcp::socket& socket, Serializer& sr, boost::beast::error_code& ec) {
+// (ec empty) or on a real error (ec set). Stream: a TCP socket, or net::tls_socket (always non-blocking).
+template <class Stream, class Serializer>
+bool write_now(Stream& stream, Serializer& sr, boost::beast::error_code& ec) {
   namespace http = boost::beast::http;
-  if (!socket.non_blocking()) socket.non_blocking(true, ec);
-  if (ec) return false;
-  http::write(socket, sr, ec);
+  if constexpr (std::is_same_v<Stream, boost::asio::ip::tcp::socket>) {
+    if (!stream.non_blocking()) stream.non_blocking(true, ec);
+    if (ec) return false;
+  }
+  http::write(stream, sr, ec);
   if (ec == http::error::need_buffer) {
     ec = {};
     return true;
