@@ -113,7 +113,7 @@ BIO_METHOD* socket_bio_method() {
 
 }  // namespace
 
-tls_socket::impl::impl(socket_type s) : sock(std::move(s)), timer(sock.get_executor()) {}
+tls_socket::impl::impl(socket_type s) : sock(std::move(s)), deadline(sock.get_executor()) {}
 
 tls_socket::impl::~impl() {
   if (ssl != nullptr) SSL_free(ssl);  // frees the BIO (and its bio_state), never the socket
@@ -122,6 +122,11 @@ tls_socket::impl::~impl() {
 tls_socket::tls_socket(socket_type socket, asio::ssl::context& ctx)
     : impl_(std::make_shared<impl>(std::move(socket))) {
   auto& s = *impl_;
+  impl* raw = impl_.get();
+  s.deadline.bind(std::weak_ptr<impl>(impl_), [raw] {
+    error_code ignored;
+    raw->sock.cancel(ignored);
+  });
   error_code ec;
   s.sock.non_blocking(true, ec);  // OpenSSL calls recv/send directly: they must never block
   if (ec) throw std::runtime_error("cannot make the upstream socket non-blocking: " + ec.message());
@@ -150,55 +155,16 @@ bool tls_socket::set_peer_name(const std::string& name, bool is_ip, bool verify)
   return SSL_set1_host(ssl, name.c_str()) == 1;
 }
 
-void tls_socket::expires_at(clock::time_point t) { impl_->deadline = t; }
+void tls_socket::expires_at(clock::time_point t) { impl_->deadline.expires_at(t); }
 
 // Leaves an armed timer alone (it fires once, finds no wait and no deadline, and is not re-armed): cancelling
 // it here would cost a cancelled-handler round per pooled exchange.
-void tls_socket::expires_never() { impl_->deadline = clock::time_point::max(); }
+void tls_socket::expires_never() { impl_->deadline.expires_never(); }
 
 void tls_socket::close() {
   error_code ignored;
-  impl_->timer.cancel();
+  impl_->deadline.cancel();
   impl_->sock.close(ignored);
-}
-
-bool tls_socket::impl::begin_wait() {
-  timed_out = false;
-  if (deadline != clock::time_point::max()) {
-    if (clock::now() >= deadline) return false;
-    if (armed_at > deadline) arm_timer(deadline);
-  }
-  waiting = true;
-  return true;
-}
-
-bool tls_socket::impl::end_wait() {
-  waiting = false;
-  return timed_out;
-}
-
-void tls_socket::impl::arm_timer(clock::time_point at) {
-  armed_at = at;
-  timer.expires_at(at);  // cancels an earlier wait, whose handler then sees a stale sequence number
-  const unsigned seq = ++timer_seq;
-  // The handler can outlive this object (it may already be queued when the connection is dropped): it holds a
-  // weak reference and a sequence number, and acts only for the latest arming.
-  timer.async_wait([w = weak_from_this(), seq](const error_code& ec) {
-    if (ec) return;
-    auto self = w.lock();
-    if (!self || self->timer_seq != seq) return;
-    self->armed_at = clock::time_point::max();
-    self->on_timer();
-  });
-}
-
-void tls_socket::impl::on_timer() {
-  // Not waiting: the next wait checks the deadline itself (and arms the timer again).
-  if (!waiting || deadline == clock::time_point::max()) return;
-  if (clock::now() < deadline) return arm_timer(deadline);  // the deadline moved later meanwhile
-  timed_out = true;
-  error_code ignored;
-  sock.cancel(ignored);
 }
 
 tls_detail::step_result tls_socket::impl::step(tls_detail::op_kind kind, void* data, std::size_t size) {

@@ -10,7 +10,7 @@
 // tries the SSL call at once and, on SSL_ERROR_WANT_READ/WRITE, waits for the socket with async_wait and
 // retries. Completion handlers are never invoked from inside the initiating function. One read, one write or
 // one handshake at a time (the HTTP exchange alternates them); a read and a write may not be outstanding
-// together (they would share the one deadline timer).
+// together (one SSL object serves both).
 //
 // Errors: a close_notify ends the stream with asio::error::eof, an EOF without one with
 // asio::ssl::error::stream_truncated, socket errors with their system error codes, other TLS errors with
@@ -24,13 +24,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
+
+#include "net/deadline.hpp"
 
 namespace sigv4::net {
 
@@ -119,30 +120,15 @@ class tls_socket {
   }
 
  private:
-  struct impl : std::enable_shared_from_this<impl> {
+  struct impl {
     explicit impl(socket_type s);
     ~impl();
     // One SSL call (SSL_connect, SSL_read_ex or SSL_write_ex on [data, data + size)).
     tls_detail::step_result step(tls_detail::op_kind kind, void* data, std::size_t size);
-    // Before a socket wait: makes sure the timer will fire by the deadline. False when it has already passed.
-    bool begin_wait();
-    // After a socket wait. True when the deadline expired during the wait.
-    bool end_wait();
-    // The timer is lazy: it stays armed across waits and is moved only when the deadline comes earlier; when
-    // it fires before a deadline that has moved later, it re-arms. Arming and cancelling it around every wait
-    // (as Beast's tcp_stream does around every operation) costs a cancelled handler, and with it one more
-    // round through the scheduler (an epoll_wait), per wait.
-    void arm_timer(clock::time_point at);
-    void on_timer();
 
     socket_type sock;
-    boost::asio::steady_timer timer;
+    lazy_deadline deadline;  // bounds the socket waits (a lazy timer: see net/deadline.hpp)
     SSL* ssl = nullptr;
-    clock::time_point deadline = clock::time_point::max();
-    clock::time_point armed_at = clock::time_point::max();  // when the armed timer fires; max: not armed
-    unsigned timer_seq = 0;
-    bool waiting = false;
-    bool timed_out = false;
     bool eof = false;   // the socket read returned 0 (for the BIO)
     int last_errno = 0; // the last socket error other than EAGAIN (for the BIO)
   };
@@ -182,7 +168,7 @@ class tls_socket {
           return static_cast<Derived*>(this)->complete(self, result_ec, result_bytes);
         case state::waiting:
           waited = true;
-          if (s->end_wait()) return finish(self, boost::beast::error::timeout, 0);
+          if (s->deadline.end_wait()) return finish(self, boost::beast::error::timeout, 0);
           if (ec) return finish(self, ec, 0);
           break;
         case state::start:
@@ -190,7 +176,7 @@ class tls_socket {
       }
       tls_detail::step_result r = static_cast<Derived*>(this)->attempt();
       if (r.done) return finish(self, r.ec, r.bytes);
-      if (!s->begin_wait()) return finish(self, boost::beast::error::timeout, 0);
+      if (!s->deadline.begin_wait()) return finish(self, boost::beast::error::timeout, 0);
       st = state::waiting;
       s->sock.async_wait(r.wait, std::move(self));
     }

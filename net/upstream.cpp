@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <cerrno>
 #include <optional>
@@ -171,7 +172,7 @@ asio::awaitable<std::unique_ptr<connection>> upstream_pool::connect(failure& err
 
   if (tls_ == nullptr) {
     tcp_s.expires_never();
-    co_return std::make_unique<connection>(std::move(tcp_s), metrics_.open);
+    co_return std::make_unique<connection>(timed_socket(tcp_s.release_socket()), metrics_.open);
   }
 
   tcp_s.expires_never();

@@ -5,7 +5,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -14,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "net/timed_socket.hpp"
 #include "net/tls_stream.hpp"
 #include "obs/metrics.hpp"
 
@@ -37,7 +37,7 @@ struct failure {
 };
 
 struct connection {
-  using plain_stream = boost::beast::tcp_stream;
+  using plain_stream = timed_socket;
   using tls_stream = tls_socket;  // OpenSSL straight on the socket: no BIO pair, no engine buffers
 
   connection(plain_stream s, obs::gauge* open);

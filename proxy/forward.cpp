@@ -282,7 +282,7 @@ void record(request_context& ctx, int status, std::size_t bytes_out) {
 
 }  // namespace
 
-asio::awaitable<void> send_error(beast::tcp_stream& client, int status, std::string reason, bool keep_alive,
+asio::awaitable<void> send_error(net::timed_socket& client, int status, std::string reason, bool keep_alive,
                                  unsigned version) {
   http::response<http::string_body> res{static_cast<http::status>(status), version >= 11 ? 11u : 10u};
   res.set(http::field::content_type, "text/plain; charset=utf-8");

@@ -1,13 +1,13 @@
 #pragma once
 // Signing and forwarding one request, and the error answers the proxy gives itself.
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 
 #include "creds/store.hpp"
+#include "net/timed_socket.hpp"
 #include "proxy/hashing_body.hpp"
 #include "proxy/routing.hpp"
 
@@ -18,7 +18,7 @@ struct worker;
 struct request_context {
   worker& w;
   std::shared_ptr<const runtime> rt;
-  boost::beast::tcp_stream& client;
+  net::timed_socket& client;
   std::chrono::steady_clock::time_point start;
   std::string route_name;
   unsigned version = 11;
@@ -28,7 +28,7 @@ struct request_context {
 };
 
 // Writes a short text/plain answer (one line, the reason) to a client. version is the client's HTTP version.
-boost::asio::awaitable<void> send_error(boost::beast::tcp_stream& client, int status, std::string reason,
+boost::asio::awaitable<void> send_error(net::timed_socket& client, int status, std::string reason,
                                         bool keep_alive, unsigned version);
 
 // send_error plus the request metrics and a log line.

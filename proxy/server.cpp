@@ -57,7 +57,7 @@ void worker::close_idle_sessions() {
 }
 
 asio::awaitable<void> run_admin_session(shared_state& s, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+  net::timed_socket stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::empty_body> parser;
@@ -224,7 +224,7 @@ class server {
   }
 
   static asio::awaitable<void> refuse(tcp::socket socket, std::size_t limit) {
-    beast::tcp_stream stream(std::move(socket));
+    net::timed_socket stream(std::move(socket));
     co_await send_error(stream, 503, "too many connections (limit " + std::to_string(limit) + ")", false, 11);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -4,7 +4,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -51,7 +50,7 @@ struct worker {
   shared_state& shared;
   std::map<net::upstream_key, std::unique_ptr<net::upstream_pool>> pools;
   // Sessions waiting for their next request; closed at once when the proxy drains. Only touched on ioc's thread.
-  std::set<boost::beast::tcp_stream*> idle_sessions;
+  std::set<net::timed_socket*> idle_sessions;
   std::size_t active_sessions = 0;
 };
 

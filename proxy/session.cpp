@@ -64,7 +64,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     }
   } guard{w};
 
-  beast::tcp_stream client(std::move(socket));
+  net::timed_socket client(std::move(socket));
   // Bounded: Beast's parser consumes complete lines as it goes, so only a header (checked below) or a chunk
   // header with endless extensions could fill it, and those must fail, not grow memory.
   beast::flat_buffer buffer(s.rt.load()->cfg.limits.max_header_bytes + 64 * 1024);

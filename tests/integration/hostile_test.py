@@ -347,10 +347,12 @@ def main():
     t.check(closed and elapsed <= CLIENT_IDLE_S + 1.5,
             f"[idle keep-alive] closed after client_idle ({CLIENT_IDLE_S:g}s)", f"closed={closed} after {elapsed:.2f}s")
     slow_header = [b"GET /slowloris HTTP/1.1\r\nHost: x\r\n"] + [b"X-Slow-%d: v\r\n" % i for i in range(40)]
-    case("slowloris header", slow_header, {408, None}, close=True, delay=0.25, timeout=8,
+    # A client that started a request is told why it is dropped: the timeout cancels the read, it does not close
+    # the socket before the 408 is written.
+    case("slowloris header", slow_header, {408}, close=True, delay=0.25, timeout=8,
          max_seconds=CLIENT_HEADER_S + 1.5)
     case("slow body", [req("POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 100"), b"0123456789"],
-         {408, None}, close=True, delay=0.1, timeout=8, max_seconds=CLIENT_BODY_S + 1.5)
+         {408}, close=True, delay=0.1, timeout=8, max_seconds=CLIENT_BODY_S + 1.5)
     t.section("client disconnects mid-body")
     before = stats()
     for _ in range(3):

@@ -1,0 +1,95 @@
+#pragma once
+// A TCP stream with a deadline, for client connections and plain upstream connections: what the proxy used
+// beast::tcp_stream for, with the lazy timer of net/deadline.hpp instead of one armed and cancelled around
+// every operation (one scheduler round per operation saved).
+//
+// Models Asio's AsyncReadStream and AsyncWriteStream. An operation still waiting at the deadline completes
+// with beast::error::timeout; its socket operations are cancelled, not the socket closed, so the caller can
+// still answer (a 408) before it closes. An operation started after the deadline fails at once (posted).
+// One read and one write may be outstanding together (they share the deadline).
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/error.hpp>
+#include <chrono>
+#include <memory>
+
+#include "net/deadline.hpp"
+
+namespace sigv4::net {
+
+class timed_socket {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using socket_type = boost::asio::ip::tcp::socket;
+  using clock = lazy_deadline::clock;
+
+  explicit timed_socket(socket_type socket);
+  timed_socket(timed_socket&&) noexcept = default;
+  timed_socket& operator=(timed_socket&&) noexcept = default;
+  ~timed_socket();
+
+  executor_type get_executor() noexcept { return impl_->sock.get_executor(); }
+  socket_type& socket() noexcept { return impl_->sock; }
+
+  void expires_after(clock::duration d) { impl_->deadline.expires_at(clock::now() + d); }
+  void expires_at(clock::time_point t) { impl_->deadline.expires_at(t); }
+  void expires_never() { impl_->deadline.expires_never(); }
+
+  // Closes the socket and stops the timer.
+  void close();
+
+  template <class MutableBufferSequence, class Token>
+  auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        io_op<MutableBufferSequence, true>{impl_.get(), buffers}, token, impl_->sock);
+  }
+
+  template <class ConstBufferSequence, class Token>
+  auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        io_op<ConstBufferSequence, false>{impl_.get(), buffers}, token, impl_->sock);
+  }
+
+ private:
+  struct impl {
+    explicit impl(socket_type s) : sock(std::move(s)), deadline(sock.get_executor()) {}
+    socket_type sock;
+    lazy_deadline deadline;
+  };
+
+  template <class Buffers, bool Read>
+  struct io_op {
+    impl* s;
+    Buffers buffers;
+    bool started = false;
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
+      if (!started) {
+        started = true;
+        if (!s->deadline.begin_wait()) {
+          // Never complete inside the initiating function.
+          boost::asio::post(s->sock.get_executor(), [self = std::move(self)]() mutable {
+            self.complete(boost::beast::error::timeout, 0);
+          });
+          return;
+        }
+        if constexpr (Read) {
+          s->sock.async_read_some(buffers, std::move(self));
+        } else {
+          s->sock.async_write_some(buffers, std::move(self));
+        }
+        return;
+      }
+      // Bytes that arrived just as the deadline passed are still delivered; the next operation times out.
+      if (s->deadline.end_wait() && ec == boost::asio::error::operation_aborted)
+        ec = boost::beast::error::timeout;
+      self.complete(ec, n);
+    }
+  };
+
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sigv4::net

@@ -1,0 +1,140 @@
+#include "net/timed_socket.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <optional>
+
+namespace sigv4::net {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// A connected loopback pair: `a` for the stream under test, `b` for the peer.
+struct pair {
+  asio::io_context ioc{1};
+  tcp::socket a{ioc}, b{ioc};
+  pair() {
+    tcp::acceptor acc(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    a.connect(acc.local_endpoint());
+    b = acc.accept();
+  }
+};
+
+TEST(timed_socket, a_read_past_the_deadline_times_out_and_the_socket_stays_usable) {
+  pair p;
+  timed_socket s(std::move(p.a));
+  s.expires_after(30ms);
+  char c = 0;
+  boost::system::error_code got;
+  const auto start = std::chrono::steady_clock::now();
+  s.async_read_some(asio::buffer(&c, 1), [&](boost::system::error_code ec, std::size_t) { got = ec; });
+  p.ioc.run();
+  EXPECT_EQ(got, boost::beast::error::timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
+  // Cancelled, not closed: the caller can still answer (a 408) before it closes.
+  ASSERT_TRUE(s.socket().is_open());
+  s.expires_after(5s);
+  p.ioc.restart();
+  std::size_t written = 0;
+  asio::async_write(s, asio::buffer("408", 3), [&](boost::system::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    written = n;
+    s.close();  // stops the (lazily still armed) timer, so run() returns now
+  });
+  p.ioc.run();
+  EXPECT_EQ(written, 3u);
+  char peer[3];
+  EXPECT_EQ(asio::read(p.b, asio::buffer(peer)), 3u);
+}
+
+TEST(timed_socket, a_deadline_moved_later_during_a_wait_is_honoured) {
+  pair p;
+  timed_socket s(std::move(p.a));
+  s.expires_after(20ms);
+  char c = 0;
+  boost::system::error_code got = asio::error::would_block;
+  s.async_read_some(asio::buffer(&c, 1), [&](boost::system::error_code ec, std::size_t) {
+    got = ec;
+    s.close();
+  });
+  asio::steady_timer later(p.ioc, 5ms), send(p.ioc, 60ms);
+  later.async_wait([&](auto) { s.expires_after(2s); });  // before the first deadline
+  send.async_wait([&](auto) { asio::write(p.b, asio::buffer("x", 1)); });
+  p.ioc.run();
+  EXPECT_FALSE(got) << got.message();  // the timer fired at 20 ms, found the new deadline and waited on
+  EXPECT_EQ(c, 'x');
+}
+
+TEST(timed_socket, an_operation_started_after_the_deadline_fails_without_running_inline) {
+  pair p;
+  timed_socket s(std::move(p.a));
+  s.expires_at(std::chrono::steady_clock::now() - 1ms);
+  asio::write(p.b, asio::buffer("x", 1));  // data is there, but the deadline has passed
+  bool done = false;
+  boost::system::error_code got;
+  char c = 0;
+  s.async_read_some(asio::buffer(&c, 1), [&](boost::system::error_code ec, std::size_t) {
+    done = true;
+    got = ec;
+  });
+  EXPECT_FALSE(done);  // never from inside the initiating function
+  p.ioc.run();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(got, boost::beast::error::timeout);
+}
+
+TEST(timed_socket, destroyed_with_its_timer_armed) {
+  pair p;
+  {
+    timed_socket s(std::move(p.a));
+    s.expires_after(10ms);
+    char c = 0;
+    s.async_read_some(asio::buffer(&c, 1), [](boost::system::error_code, std::size_t) {});
+    asio::write(p.b, asio::buffer("x", 1));
+    p.ioc.run_one();  // the read completes; the timer stays armed
+  }
+  p.ioc.restart();
+  p.ioc.run();  // the orphaned timer handler runs (or is cancelled) without touching the dead stream
+  SUCCEED();
+}
+
+// Reads `n` one-byte messages one after the other, each operation under a deadline, as a keep-alive
+// connection does; returns how many handlers the io_context ran for it.
+template <class Stream>
+std::size_t handlers_for_timed_reads(int n) {
+  pair p;
+  std::optional<Stream> s;
+  s.emplace(std::move(p.a));
+  std::string data(static_cast<std::size_t>(n), 'x');
+  asio::write(p.b, asio::buffer(data));
+  int left = n;
+  char c = 0;
+  std::function<void()> next = [&] {
+    s->expires_after(10s);
+    s->async_read_some(asio::buffer(&c, 1), [&](boost::system::error_code ec, std::size_t) {
+      if (!ec && --left > 0) return next();
+      s->close();
+    });
+  };
+  next();
+  std::size_t handlers = p.ioc.run();
+  EXPECT_EQ(left, 0);
+  return handlers;
+}
+
+TEST(timed_socket, a_timed_operation_costs_no_extra_handler_where_beasts_tcp_stream_costs_one) {
+  const std::size_t ours = handlers_for_timed_reads<timed_socket>(200);
+  const std::size_t beasts = handlers_for_timed_reads<boost::beast::tcp_stream>(200);
+  // Beast cancels its timer after every operation: each leaves an aborted handler to run (a scheduler round).
+  EXPECT_LE(ours + 150, beasts) << "timed_socket ran " << ours << " handlers, beast::tcp_stream " << beasts;
+  EXPECT_LE(ours, 210u);
+}
+
+}  // namespace
+}  // namespace sigv4::net
