@@ -100,7 +100,8 @@ struct config {
   std::string log_level = "info";      // debug, info, warn, error
   std::string log_format = "logfmt";   // logfmt, json
   int threads = 0;                     // 0 = number of cores, at most 2
-  int busy_poll_us = 200;              // longest spin of an idle worker before it sleeps; 0 = never spin
+  int busy_poll_us = -1;  // longest spin of an idle worker before it sleeps; 0 = never; -1 = 200 unless a CPU
+                          // limit leaves less than one core per worker (then 0): see proxy/cpu_limit.hpp
   bool log_failed_requests = false;    // log upstream 4xx/5xx answers (status, route) at warn
   bool log_signing = false;            // log each canonical request and string to sign (token redacted)
   limits_config limits;

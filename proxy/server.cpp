@@ -12,6 +12,7 @@
 
 #include "net/event_loop.hpp"
 #include "net/tls.hpp"
+#include "proxy/cpu_limit.hpp"
 #include "proxy/credentials.hpp"
 #include "obs/log.hpp"
 #include "proxy/forward.hpp"
@@ -142,7 +143,8 @@ class server {
     std::size_t threads = rt->cfg.threads > 0 ? static_cast<std::size_t>(rt->cfg.threads)
                                               : std::min<std::size_t>(2, std::max(1u, std::thread::hardware_concurrency()));
     for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>(shared_));
-    busy_poll_ = std::chrono::microseconds(rt->cfg.busy_poll_us);
+    const auto cpu_limit = cgroup_cpu_limit();
+    busy_poll_ = std::chrono::microseconds(effective_busy_poll_us(rt->cfg.busy_poll_us, cpu_limit, threads));
     auto& ioc0 = workers_[0]->ioc;
 
     std::string err;
@@ -157,6 +159,8 @@ class server {
     }
     obs::info("sigv4-sidecar listening",
               {{"listen", rt->cfg.listen}, {"admin_listen", rt->cfg.admin_listen}, {"threads", threads},
+               {"busy_poll_us", busy_poll_.count()},
+               {"cpu_limit_cores", cpu_limit ? std::to_string(*cpu_limit).substr(0, 5) : std::string("none")},
                {"routes", rt->routes.size()}, {"forward_proxy_hosts", rt->cfg.forward_proxy.allow.size()}});
 
     asio::co_spawn(ioc0, accept_loop(), asio::detached);

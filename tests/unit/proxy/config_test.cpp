@@ -149,7 +149,7 @@ TEST(config_file, defaults_for_what_the_file_leaves_out) {
   EXPECT_EQ(r.cfg->admin_listen, "127.0.0.1:8006");
   EXPECT_EQ(r.cfg->log_level, "info");
   EXPECT_EQ(r.cfg->threads, 0);
-  EXPECT_EQ(r.cfg->busy_poll_us, 200);
+  EXPECT_EQ(r.cfg->busy_poll_us, -1);  // automatic
   EXPECT_EQ(r.cfg->limits.max_request_body, defaults.limits.max_request_body);
   EXPECT_EQ(r.cfg->timeouts.client_header, defaults.timeouts.client_header);
   EXPECT_TRUE(r.cfg->forward_proxy.allow.empty());
