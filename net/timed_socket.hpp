@@ -3,7 +3,9 @@
 // beast::tcp_stream for, with the lazy timer of net/deadline.hpp instead of one armed and cancelled around
 // every operation (one scheduler round per operation saved).
 //
-// Models Asio's AsyncReadStream and AsyncWriteStream. An operation still waiting at the deadline completes
+// Models Asio's AsyncReadStream and AsyncWriteStream, and SyncWriteStream without ever blocking (would_block
+// instead), as net::tls_socket does: a message the socket takes at once needs no round through the scheduler.
+// An operation still waiting at the deadline completes
 // with beast::error::timeout; its socket operations are cancelled, not the socket closed, so the caller can
 // still answer (a 408) before it closes. An operation started after the deadline fails at once (posted).
 // One read and one write may be outstanding together (they share the deadline).
@@ -11,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/system/system_error.hpp>
 #include <chrono>
 #include <memory>
 
@@ -38,6 +41,23 @@ class timed_socket {
 
   // Closes the socket and stops the timer.
   void close();
+
+  // SyncWriteStream, never blocking: what the socket takes now; asio::error::would_block when it takes
+  // nothing.
+  template <class ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    auto& sock = impl_->sock;
+    if (!sock.non_blocking()) sock.non_blocking(true, ec);
+    if (ec) return 0;
+    return sock.write_some(buffers, ec);
+  }
+  template <class ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& buffers) {
+    boost::system::error_code ec;
+    std::size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
 
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {

@@ -2,11 +2,10 @@
 // Shortcuts around Asio's completion queue for the common case on loopback: bytes already buffered are parsed
 // in place, and a write the socket can take at once is made at once. Each saved asynchronous completion is a
 // scheduler round trip (an epoll_wait) and, on a VM, syscalls dominate the proxy's cost per request.
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/write.hpp>
-#include <type_traits>
 
 namespace sigv4::app {
 
@@ -32,14 +31,11 @@ bool parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::be
 
 // Writes as much of the serializer as the stream takes without blocking. Returns true when the message is
 // done (or the serializer waits for more body: need_buffer); false when the rest must go asynchronously
-// (ec empty) or on a real error (ec set). Stream: a TCP socket, or net::tls_socket (always non-blocking).
+// (ec empty) or on a real error (ec set). Stream: net::timed_socket or net::tls_socket, whose write_some never
+// blocks.
 template <class Stream, class Serializer>
 bool write_now(Stream& stream, Serializer& sr, boost::beast::error_code& ec) {
   namespace http = boost::beast::http;
-  if constexpr (std::is_same_v<Stream, boost::asio::ip::tcp::socket>) {
-    if (!stream.non_blocking()) stream.non_blocking(true, ec);
-    if (ec) return false;
-  }
   http::write(stream, sr, ec);
   if (ec == http::error::need_buffer) {
     ec = {};

@@ -142,8 +142,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
 
   http::request_serializer<hashing_body> rsr{req};
   beast::error_code wec;
-  bool sent = false;
-  if constexpr (std::is_same_v<Stream, net::connection::plain_stream>) sent = write_now(up.socket(), rsr, wec);
+  const bool sent = write_now(up, rsr, wec);
   c.expires_after(t.upstream_response_header);
   if (!sent && !wec) std::tie(wec, std::ignore) = co_await http::async_write(up, rsr, use_tuple);
   if (wec) {
@@ -199,7 +198,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       res.body().data = nullptr;
       res.body().size = 0;
       res.body().more = false;
-      if (!write_now(ctx.client.socket(), sr, hec) && !hec) {
+      if (!write_now(ctx.client, sr, hec) && !hec) {
         std::tie(hec, std::ignore) = co_await http::async_write(ctx.client, sr, use_tuple);
       }
     }
@@ -256,7 +255,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       res.body().more = false;
     }
     beast::error_code wec2;
-    if (!write_now(ctx.client.socket(), sr, wec2) && !wec2) {
+    if (!write_now(ctx.client, sr, wec2) && !wec2) {
       ctx.client.expires_after(t.client_body);
       std::tie(wec2, std::ignore) = co_await http::async_write(ctx.client, sr, use_tuple);
       if (wec2 == http::error::need_buffer) wec2 = {};
