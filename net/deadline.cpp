@@ -43,7 +43,8 @@ void lazy_deadline::fired() {
   if (waiting_ == 0 || deadline_ == clock::time_point::max()) return;
   if (clock::now() < deadline_) return arm(deadline_);  // the deadline moved later meanwhile
   timed_out_ = true;
-  if (on_expired_) on_expired_();
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 }  // namespace sigv4::net

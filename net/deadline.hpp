@@ -7,10 +7,9 @@
 // when the deadline comes earlier; when it fires before a deadline that has moved later meanwhile, it
 // re-arms. In steady keep-alive traffic (each request pushes the deadline later) it fires about once per
 // timeout period per connection, instead of leaving a cancelled handler behind every operation.
-#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <functional>
 #include <memory>
 
 namespace sigv4::net {
@@ -19,16 +18,14 @@ class lazy_deadline {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit lazy_deadline(const boost::asio::any_io_executor& ex) : timer_(ex) {}
+  // When the deadline passes during a wait, the socket's operations are cancelled (the socket stays open).
+  explicit lazy_deadline(boost::asio::ip::tcp::socket& socket)
+      : socket_(socket), timer_(socket.get_executor()) {}
   lazy_deadline(const lazy_deadline&) = delete;
   lazy_deadline& operator=(const lazy_deadline&) = delete;
 
-  // `owner` is the object this deadline is a member of: the timer handler does nothing once it is gone.
-  // on_expired runs on the executor when the deadline passes during a wait; it cancels the socket's waits.
-  void bind(std::weak_ptr<void> owner, std::function<void()> on_expired) {
-    owner_ = std::move(owner);
-    on_expired_ = std::move(on_expired);
-  }
+  // `owner` holds this deadline and its socket: the timer handler does nothing once it is gone.
+  void bind(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
 
   void expires_at(clock::time_point t) { deadline_ = t; }
   void expires_never() { deadline_ = clock::time_point::max(); }
@@ -44,9 +41,9 @@ class lazy_deadline {
   void arm(clock::time_point at);
   void fired();
 
+  boost::asio::ip::tcp::socket& socket_;
   boost::asio::steady_timer timer_;
   std::weak_ptr<void> owner_;
-  std::function<void()> on_expired_;
   clock::time_point deadline_ = clock::time_point::max();
   clock::time_point armed_at_ = clock::time_point::max();  // when the armed timer fires; max: not armed
   unsigned seq_ = 0;                                       // which arming the pending handler belongs to

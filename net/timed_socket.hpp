@@ -30,7 +30,6 @@ class timed_socket {
   explicit timed_socket(socket_type socket);
   timed_socket(timed_socket&&) noexcept = default;
   timed_socket& operator=(timed_socket&&) noexcept = default;
-  ~timed_socket();
 
   executor_type get_executor() noexcept { return impl_->sock.get_executor(); }
   socket_type& socket() noexcept { return impl_->sock; }
@@ -73,7 +72,7 @@ class timed_socket {
 
  private:
   struct impl {
-    explicit impl(socket_type s) : sock(std::move(s)), deadline(sock.get_executor()) {}
+    explicit impl(socket_type s) : sock(std::move(s)), deadline(sock) {}
     socket_type sock;
     lazy_deadline deadline;
   };

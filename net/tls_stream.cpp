@@ -113,7 +113,7 @@ BIO_METHOD* socket_bio_method() {
 
 }  // namespace
 
-tls_socket::impl::impl(socket_type s) : sock(std::move(s)), deadline(sock.get_executor()) {}
+tls_socket::impl::impl(socket_type s) : sock(std::move(s)), deadline(sock) {}
 
 tls_socket::impl::~impl() {
   if (ssl != nullptr) SSL_free(ssl);  // frees the BIO (and its bio_state), never the socket
@@ -122,11 +122,7 @@ tls_socket::impl::~impl() {
 tls_socket::tls_socket(socket_type socket, asio::ssl::context& ctx)
     : impl_(std::make_shared<impl>(std::move(socket))) {
   auto& s = *impl_;
-  impl* raw = impl_.get();
-  s.deadline.bind(std::weak_ptr<impl>(impl_), [raw] {
-    error_code ignored;
-    raw->sock.cancel(ignored);
-  });
+  s.deadline.bind(impl_);
   error_code ec;
   s.sock.non_blocking(true, ec);  // OpenSSL calls recv/send directly: they must never block
   if (ec) throw std::runtime_error("cannot make the upstream socket non-blocking: " + ec.message());
