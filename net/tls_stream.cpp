@@ -1,5 +1,7 @@
 #include "net/tls_stream.hpp"
 
+#include "net/socket_peek.hpp"
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
@@ -220,28 +222,20 @@ tls_detail::step_result tls_socket::impl::step(tls_detail::op_kind kind, void* d
 bool tls_socket::idle_ok() {
   auto& s = *impl_;
   if (!s.sock.is_open()) return false;
-  if (!SSL_has_pending(s.ssl)) {
-    char c;
-    ssize_t n = ::recv(s.sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) return false;  // the peer closed
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-  }
-  // Records are waiting. TLS 1.3 servers send session tickets after the handshake, and may send more (or a
-  // KeyUpdate) at any time: SSL_read consumes those and reports WANT_READ when nothing else is there. Anything
-  // else (application data, an alert, close_notify, EOF) makes the connection unfit.
-  for (int i = 0; i < 8; ++i) {
+  for (int records = 0;; ++records) {
+    if (!SSL_has_pending(s.ssl)) {
+      const peeked p = peek_socket(s.sock.native_handle());
+      if (p != peeked::data) return p == peeked::nothing;
+    }
+    if (records == 8) return false;
+    // Records are waiting. TLS 1.3 servers send session tickets after the handshake, and may send more (or a
+    // KeyUpdate) at any time: SSL_read consumes those and reports WANT_READ when nothing else is there.
+    // Anything else (application data, an alert, close_notify, EOF) makes the connection unfit.
     char c;
     tls_detail::step_result r = s.step(tls_detail::op_kind::read, &c, 1);
     if (r.done) return false;
     if (r.wait == asio::socket_base::wait_write) return true;  // a reply (KeyUpdate) goes out with the next write
-    if (!SSL_has_pending(s.ssl)) {
-      char p;
-      ssize_t n = ::recv(s.sock.native_handle(), &p, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n == 0) return false;
-      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-    }
   }
-  return false;
 }
 
 }  // namespace sigv4::net

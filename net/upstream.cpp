@@ -1,13 +1,12 @@
 #include "net/upstream.hpp"
 
-#include <sys/socket.h>
+#include "net/socket_peek.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <cerrno>
 #include <optional>
 
 namespace sigv4::net {
@@ -65,12 +64,9 @@ bool connection::looks_reusable() {
   // TLS: records may be waiting that are no reason to drop the connection (session tickets); see idle_ok.
   if (auto* t = std::get_if<tls_stream>(&stream)) return t->idle_ok();
   auto& sock = socket();
-  if (!sock.is_open()) return false;
-  char c;
-  ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   // Nothing to read is the only healthy state for an idle HTTP connection: EOF means the peer closed it, and
   // bytes mean a stray response.
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  return sock.is_open() && peek_socket(sock.native_handle()) == peeked::nothing;
 }
 
 upstream_pool::upstream_pool(upstream_key key, asio::ssl::context* tls, pool_settings settings,
