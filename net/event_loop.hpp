@@ -9,6 +9,7 @@
 // that window to what it sees: it grows while wake-ups come soon after the loop went idle (a longer window
 // would have caught them) and shrinks to nothing when idle gaps are long (a remote AWS endpoint answering in
 // milliseconds, or no traffic), so a quiet or slow-upstream sidecar does not burn CPU.
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 
@@ -29,7 +30,7 @@ class spin_governor {
   void on_idle_end(duration idle) {
     if (idle <= window_) return;  // the spin caught it: the window is right
     if (idle <= max_) {           // woke soon after going to sleep: a longer window would have caught it
-      window_ = window_ * 2 < grow_start() ? grow_start() : window_ * 2 > max_ ? max_ : window_ * 2;
+      window_ = std::clamp(window_ * 2, grow_start(), max_);
     } else {  // a long gap: spinning would have been wasted
       window_ /= 2;
       if (window_ < grow_start()) window_ = duration::zero();

@@ -162,10 +162,10 @@ void read_credentials(yaml_reader& r, const YAML::Node& node, int line, credenti
 }
 
 void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc) {
-  std::vector<std::string_view> known = {"listen",        "admin_listen",  "log_level",           "log_format",
-                                         "threads",       "busy_poll_us",  "limits",        "timeouts",            "tls",
-                                         "upstream_pool", "routes",        "forward_proxy",       "log_signing",
-                                         "log_failed_requests", "credentials"};
+  std::vector<std::string_view> known = {"listen",        "admin_listen",  "log_level",     "log_format",
+                                         "threads",       "busy_poll_us",  "limits",        "timeouts",
+                                         "tls",           "upstream_pool", "routes",        "forward_proxy",
+                                         "log_signing",   "log_failed_requests",            "credentials"};
   known.insert(known.end(), scraper_keys.begin(), scraper_keys.end());
   config& cfg = doc.cfg;
   r.for_each_key(root, 1, "the top level", known, [&](std::string_view key, const YAML::Node& v, int kl) {

@@ -84,7 +84,7 @@ std::optional<double> cgroup_cpu_limit(const std::string& cgroup_root, std::stri
       if (name != "cpu") continue;
       // Mounted as cpu/ (often a link to cpu,cpuacct/); inside a container the path may be the mount itself.
       walk_up(cgroup_root + "/" + controllers, path, v1_limit, best);
-      walk_up(cgroup_root + "/cpu", path, v1_limit, best);
+      if (controllers != "cpu") walk_up(cgroup_root + "/cpu", path, v1_limit, best);
     }
   }
   return best;
