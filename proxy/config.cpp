@@ -12,7 +12,7 @@
 #include <iterator>
 
 #include "proxy/config_detail.hpp"
-#include "proxy/config_yaml.hpp"
+#include "conf/yaml_reader.hpp"
 
 namespace sigv4::app {
 namespace detail {
@@ -300,17 +300,6 @@ config_result load_config_file(const std::string& path, const env_lookup& env) {
   auto text = detail::read_text_file(path, &problem);
   if (!text) return config_result{.cfg = std::nullopt, .errors = {{0, problem}}};
   return parse_config(*text, env);
-}
-
-std::string format_errors(std::span<const config_error> errors, std::string_view source_name) {
-  std::string prefix = source_name.empty() ? "error" : std::string(source_name);
-  std::string out;
-  for (const auto& e : errors) {
-    out += prefix + ": ";
-    if (e.line > 0) out += "line " + std::to_string(e.line) + ": ";
-    out += e.message + "\n";
-  }
-  return out;
 }
 
 }  // namespace sigv4::app

@@ -12,12 +12,19 @@
 #include <utility>
 #include <vector>
 
+#include "conf/values.hpp"
 #include "net/url.hpp"
 
 namespace sigv4::app {
 
 using namespace std::chrono_literals;
-using env_lookup = std::function<const char*(const char*)>;
+using env_lookup = conf::env_lookup;
+using config_error = conf::config_error;
+using conf::format_errors;
+using conf::infer_sigv4;
+using conf::inferred_sigv4;
+using conf::parse_duration;
+using conf::parse_size;
 
 struct sigv4_config {
   std::string region;   // inferred from the upstream host when the file leaves it out
@@ -113,11 +120,6 @@ struct config {
   forward_proxy_config forward_proxy;
 };
 
-struct config_error {
-  int line = 0;  // 1-based; 0 = not tied to a line (a flag, or the file as a whole)
-  std::string message;
-};
-
 struct config_result {
   std::optional<config> cfg;  // set only when errors is empty
   std::vector<config_error> errors;
@@ -127,25 +129,8 @@ struct config_result {
 config_result parse_config(std::string_view yaml_text, const env_lookup& env);
 config_result load_config_file(const std::string& path, const env_lookup& env);
 
-// "SOURCE: line N: message" (or "SOURCE: message" for line 0), one per line; SOURCE is source_name, or
-// "error" when source_name is empty.
-std::string format_errors(std::span<const config_error> errors, std::string_view source_name);
-
-struct inferred_sigv4 {
-  std::string region;
-  std::string service;
-};
-// Region and signing name from an AWS host: *.execute-api.R.amazonaws.com, aps-workspaces.R.amazonaws.com,
-// SERVICE.R.amazonaws.com, SERVICE-fips.R.amazonaws.com, X.R.es.amazonaws.com, the .amazonaws.com.cn
-// partition, and the global sts.amazonaws.com (us-east-1). nullopt when the host is not recognisably AWS.
-std::optional<inferred_sigv4> infer_sigv4(std::string_view host);
-
 // Whether a forward-proxy host (lower-case, no port) is allowed by the allowlist.
 bool host_allowed(const forward_proxy_config& fp, std::string_view host);
-
-// Prometheus-style durations ("500ms", "30s", "1h30m") and byte sizes ("16MiB", "512KiB", "1048576", "10MB").
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
-std::optional<std::size_t> parse_size(std::string_view s);
 
 // The command line of the `run` mode (args after the program name): --config FILE plus the aws-sigv4-proxy
 // drop-in flags and ours. Flags override the file's top-level settings; --host appends a route.

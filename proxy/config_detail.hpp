@@ -6,21 +6,17 @@
 #include <string_view>
 #include <vector>
 
+#include "conf/yaml_reader.hpp"
 #include "proxy/config.hpp"
 
 namespace sigv4::app::detail {
 
-// 'text' in single quotes. Built by appending: `"'" + std::string(x) + "'"` trips GCC 12's bogus -Wrestrict
-// (GCC bug 105329) at -O3.
-inline std::string quote(std::string_view text) {
-  std::string q;
-  q.reserve(text.size() + 2);
-  q += '\'';
-  q.append(text);
-  q += '\'';
-  return q;
-}
-
+using conf::assign;
+using conf::closest_word;
+using conf::lower;
+using conf::quote;
+using conf::strip_port;
+using conf::yaml_reader;
 
 // A file read without the whole-config checks, so that command-line flags can still complete it (a --host
 // route makes a file with no routes runnable).
@@ -37,8 +33,6 @@ std::optional<std::string> read_text_file(const std::string& path, std::string* 
 // admin listener does not collide with the proxy listener.
 void check_whole(const config& cfg, std::vector<config_error>& errors);
 
-std::string lower(std::string_view s);
-std::string_view strip_port(std::string_view host);
 // RFC 9110 token: the header-name grammar.
 bool valid_header_name(std::string_view name);
 bool valid_header_value(std::string_view value);
@@ -58,8 +52,7 @@ std::optional<std::string> allow_entry_problem(std::string_view entry);
 // A route-level check for the add-headers list: some headers belong to the signer or to HTTP framing.
 std::optional<std::string> added_header_problem(std::string_view lower_name);
 
-// The known word closest to `word`, when at most two edits away.
-std::optional<std::string_view> closest_word(std::string_view word,
-                                             const std::vector<std::string_view>& known);
+// Route reading lives in its own file; it needs the reader and reports route-level errors through it.
+void read_routes(yaml_reader& r, const YAML::Node& node, int line, std::vector<route_config>& out);
 
 }  // namespace sigv4::app::detail

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "proxy/config_detail.hpp"
-#include "proxy/config_yaml.hpp"
+#include "conf/yaml_reader.hpp"
 
 namespace sigv4::app::detail {
 namespace {

@@ -9,11 +9,12 @@ packages=(
   libssl-dev openssl libyaml-cpp-dev libfmt-dev libpugixml-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  libre2-dev libsnappy-dev libprotobuf-dev protobuf-compiler zlib1g-dev
   python3 python3-botocore
-  prometheus curl
+  prometheus prometheus-node-exporter curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx)
+  packages+=(wrk nginx victoria-metrics)
 fi
 
 missing=()

@@ -1,11 +1,10 @@
-#include "proxy/config_yaml.hpp"
+#include "conf/yaml_reader.hpp"
 
 #include <algorithm>
 #include <charconv>
 
-#include "proxy/config_detail.hpp"
 
-namespace sigv4::app::detail {
+namespace sigv4::conf {
 namespace {
 
 std::string_view kind(const YAML::Node& node) {
@@ -180,4 +179,4 @@ std::optional<std::vector<std::string>> yaml_reader::strings(const YAML::Node& v
   return out;
 }
 
-}  // namespace sigv4::app::detail
+}  // namespace sigv4::conf

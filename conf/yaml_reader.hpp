@@ -11,15 +11,22 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/config.hpp"
+#include "conf/values.hpp"
 
-namespace sigv4::app::detail {
+namespace sigv4::conf {
 
 class yaml_reader {
  public:
-  yaml_reader(const env_lookup& env, std::vector<config_error>& errors) : env_(env), errors_(errors) {}
+  // Warnings (a key that loads but means nothing here, a discouraged setting) go to `warnings` when given.
+  yaml_reader(const env_lookup& env, std::vector<config_error>& errors,
+              std::vector<config_error>* warnings = nullptr)
+      : env_(env), errors_(errors), warnings_(warnings) {}
 
   void error(int line, std::string message) { errors_.push_back({line, std::move(message)}); }
+  void warn(int line, std::string message) {
+    if (warnings_ != nullptr) warnings_->push_back({line, std::move(message)});
+  }
+  std::size_t error_count() const { return errors_.size(); }
 
   // 1-based line of a node; `fallback` for nodes without a position (an empty value has none worth citing).
   static int line_of(const YAML::Node& node, int fallback);
@@ -52,6 +59,7 @@ class yaml_reader {
 
   const env_lookup& env_;
   std::vector<config_error>& errors_;
+  std::vector<config_error>* warnings_;
 };
 
 template <typename T, typename U>
@@ -59,7 +67,4 @@ void assign(T& target, std::optional<U> value) {
   if (value) target = static_cast<T>(*value);
 }
 
-// Route reading lives in its own file; it needs the reader and reports route-level errors through it.
-void read_routes(yaml_reader& r, const YAML::Node& node, int line, std::vector<route_config>& out);
-
-}  // namespace sigv4::app::detail
+}  // namespace sigv4::conf
