@@ -2,7 +2,30 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
+
+// Counts operator new calls, for the "a rule that changes nothing allocates nothing" test.
+namespace {
+std::atomic<long> allocations{0};
+}
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+// GCC sees these frees inlined where the replaced new's memory is released and cannot tell the pair matches.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace sigv4::scraper {
 namespace {
@@ -334,6 +357,33 @@ TEST(relabel, kept_set_is_unchanged_and_rules_are_reusable) {
   relabel_rules copy = rules;  // copies share the compiled regex
   labels c = L({{"__name__", "up"}});
   EXPECT_TRUE(process(c, copy));
+}
+
+TEST(relabel, rules_that_change_nothing_do_not_allocate) {
+  relabel_spec low = action_spec(lowercase, {"job"});
+  low.target_label = "job";
+  relabel_spec hm = action_spec(hashmod, {"instance"});
+  hm.target_label = "shard";
+  hm.modulus = 4;
+  relabel_spec eq = action_spec(keepequal, {"job"});
+  eq.target_label = "job";
+  const relabel_rules rules{rule(action_spec(keep, {"__name__"}, "up|http_.*")),
+                            rule(action_spec(drop, {"__name__", "job"}, "go_.*;.*")),
+                            rule(replace_spec({"job"}, "(.*)", "job")),
+                            rule(replace_spec({"job"}, "nomatch(.*)", "other", "x$1")),
+                            rule(action_spec(labeldrop, {}, "__tmp_.*")),
+                            rule(action_spec(labelkeep, {}, ".+")),
+                            rule(action_spec(labelmap, {}, "__meta_(.*)")),
+                            rule(low),
+                            rule(hm),
+                            rule(eq)};
+  labels ls = L({{"__name__", "http_requests_total"}, {"instance", "10.0.0.1:80"}, {"job", "api"}});
+  ASSERT_TRUE(process(ls, rules));  // adds the shard label and warms the scratch buffers up
+  const labels after_first = ls;
+  const long before = allocations.load();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(process(ls, rules));
+  EXPECT_EQ(allocations.load() - before, 0);
+  EXPECT_EQ(ls, after_first);
 }
 
 // --- parsing the action and validation ---------------------------------------------------------------------
