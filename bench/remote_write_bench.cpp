@@ -15,16 +15,17 @@ namespace {
 std::vector<series_ptr> node_series(std::size_t n) {
   std::vector<series_ptr> out;
   for (std::size_t i = 0; i < n; ++i) {
-    labels ls = {{"__name__", "node_cpu_seconds_total"},
-                 {"cpu", std::to_string(i % 64)},
-                 {"device", std::string("nvme0n1p").append(std::to_string(i % 8))},
-                 {"fstype", "ext4"},
-                 {"instance", std::string("ip-10-0-").append(std::to_string(i / 500)).append(".ec2.internal:9100")},
-                 {"job", "node-exporter"},
-                 {"mode", i % 2 ? "user" : "system"},
-                 {"mountpoint", "/var/lib/kubelet"},
-                 {"namespace", "monitoring"},
-                 {"pod", std::string("node-exporter-").append(std::to_string(i))}};
+    labels ls = {
+        {"__name__", "node_cpu_seconds_total"},
+        {"cpu", std::to_string(i % 64)},
+        {"device", std::string("nvme0n1p").append(std::to_string(i % 8))},
+        {"fstype", "ext4"},
+        {"instance", std::string("ip-10-0-").append(std::to_string(i / 500)).append(".ec2.internal:9100")},
+        {"job", "node-exporter"},
+        {"mode", i % 2 ? "user" : "system"},
+        {"mountpoint", "/var/lib/kubelet"},
+        {"namespace", "monitoring"},
+        {"pod", std::string("node-exporter-").append(std::to_string(i))}};
     sort_labels(ls);
     auto s = std::make_shared<series>();
     s->hash = hash(ls);
@@ -59,8 +60,12 @@ void encode(benchmark::State& state) {
   state.counters["snappy_bytes"] = static_cast<double>(body.size());
 }
 
-void BM_encode_hand(benchmark::State& state) { encode<write_request_encoder>(state); }
-void BM_encode_protoc(benchmark::State& state) { encode<protoc_write_request_encoder>(state); }
+void BM_encode_hand(benchmark::State& state) {
+  encode<write_request_encoder>(state);
+}
+void BM_encode_protoc(benchmark::State& state) {
+  encode<protoc_write_request_encoder>(state);
+}
 BENCHMARK(BM_encode_hand);
 BENCHMARK(BM_encode_protoc);
 

@@ -12,11 +12,16 @@ namespace sigv4::scraper {
 
 std::string_view to_string(loss_reason r) {
   switch (r) {
-    case loss_reason::queue_full: return "queue_full";
-    case loss_reason::invalid_sample: return "invalid_sample";
-    case loss_reason::http_4xx: return "http_4xx";
-    case loss_reason::http_429: return "http_429";
-    case loss_reason::http_other: return "http_other";
+    case loss_reason::queue_full:
+      return "queue_full";
+    case loss_reason::invalid_sample:
+      return "invalid_sample";
+    case loss_reason::http_4xx:
+      return "http_4xx";
+    case loss_reason::http_429:
+      return "http_429";
+    case loss_reason::http_other:
+      return "http_other";
   }
   return "unknown";
 }
@@ -113,7 +118,9 @@ write_queue::write_queue(const queue_settings& settings, std::uint64_t seed)
   for (auto& sh : shards_) sh.backoff = settings_.min_backoff;
 }
 
-void write_queue::note_time(time_point now) { latest_ = std::max(latest_, now); }
+void write_queue::note_time(time_point now) {
+  latest_ = std::max(latest_, now);
+}
 
 void write_queue::lose(loss_reason r, std::uint64_t n) {
   stats_.samples_lost[static_cast<std::size_t>(r)] += n;
@@ -197,9 +204,12 @@ std::optional<batch> write_queue::take_batch(std::size_t shard, time_point now, 
 time_point write_queue::next_wakeup(std::size_t shard) const {
   const auto& sh = shards_.at(shard);
   switch (sh.ph) {
-    case phase::sending: return time_point::max();
-    case phase::backing_off: return sh.retry_at;
-    case phase::idle: break;
+    case phase::sending:
+      return time_point::max();
+    case phase::backing_off:
+      return sh.retry_at;
+    case phase::idle:
+      break;
   }
   if (sh.queued.empty()) return time_point::max();
   if (sh.queued.size() >= std::max<std::size_t>(1, settings_.max_samples_per_send)) return time_point::min();

@@ -4,8 +4,12 @@
 // reach the receiver in order. The I/O sender (one coroutine per shard) drives it:
 //
 //   for (;;) {
-//     if (auto b = q.take_batch(shard, now())) { post(b->samples); q.complete(shard, b->id, classify(...), now()); }
-//     else wait_until(q.next_wakeup(shard));   // on_wakeup_change() cuts the wait short
+//     if (auto b = q.take_batch(shard, now())) {
+//       auto o = classify(post(b->samples), ...);
+//       q.complete(shard, b->id, o, now());
+//     } else {
+//       wait_until(q.next_wakeup(shard));  // on_wakeup_change() cuts the wait short
+//     }
 //   }
 //
 // No threads, no clock: every time comes in as an argument. The queue is the only owner of undelivered
@@ -56,7 +60,9 @@ struct queue_settings {
 enum class loss_reason : std::uint8_t { queue_full, invalid_sample, http_4xx, http_429, http_other };
 inline constexpr std::size_t loss_reason_count = 5;
 std::string_view to_string(loss_reason r);
-inline bool is_send_failure(loss_reason r) { return r >= loss_reason::http_4xx; }
+inline bool is_send_failure(loss_reason r) {
+  return r >= loss_reason::http_4xx;
+}
 
 enum class outcome_kind : std::uint8_t {
   success,
@@ -68,8 +74,8 @@ enum class outcome_kind : std::uint8_t {
 struct outcome {
   outcome_kind kind = outcome_kind::success;
   loss_reason reason = loss_reason::http_other;  // when kind == drop
-  duration retry_after{0};                        // > 0: the server's Retry-After, waited instead of the backoff
-  std::string message;                            // for the log line, as Prometheus words it
+  duration retry_after{0};  // > 0: the server's Retry-After, waited instead of the backoff
+  std::string message;      // for the log line, as Prometheus words it
 };
 
 // The response (or transport failure) of one POST, judged as Prometheus 2.42's client.Store does.
@@ -85,7 +91,7 @@ duration parse_retry_after(std::string_view header, std::chrono::system_clock::t
 using batch_id = std::uint64_t;
 
 struct batch {
-  batch_id id = 0;  // the same on every attempt of these samples
+  batch_id id = 0;                  // the same on every attempt of these samples
   std::span<const sample> samples;  // owned by the queue, valid until complete() for this batch
   unsigned attempt = 0;             // 0 on the first send
 };
@@ -99,7 +105,7 @@ struct queue_stats {
   std::uint64_t samples_failed = 0;   // _samples_failed_total: sum of the send-failure reasons below
   std::uint64_t samples_dropped = 0;  // _samples_dropped_total: sum of the pre-send reasons below
   std::array<std::uint64_t, loss_reason_count> samples_lost{};  // by loss_reason
-  std::uint64_t samples_pending = 0;  // _samples_pending: queued plus in flight
+  std::uint64_t samples_pending = 0;                            // _samples_pending: queued plus in flight
   std::int64_t highest_sent_timestamp_ms = 0;  // _queue_highest_sent_timestamp_seconds (x 1000)
   std::uint64_t batches_sent = 0;
   std::uint64_t batches_retried = 0;

@@ -1,13 +1,13 @@
-// Why the production path is a hand-written encoder and not protoc's classes (the rule: protoc unless a
-// benchmark shows a hand encoder is much faster). bench/remote_write_bench, one run, batches of 2000 samples
-// of 2000 node_exporter-like series (10 labels each) plus 2 external labels (631 KB raw, 52 KB snappy),
-// GCC 12 -O3 (CMake Release), this shared 2-core VM, median of 5:
+// Why the production path is a hand-written encoder and not protoc's classes (the rule: protoc unless
+// a benchmark shows a hand encoder is much faster). bench/remote_write_bench, one run, batches of 2000
+// samples of 2000 node_exporter-like series (10 labels each) plus 2 external labels (631 KB raw, 52 KB
+// snappy), GCC 12 -O3 (CMake Release), this shared 2-core VM, median of 5:
 //   hand   encode + compress  0.73 ms/batch  2.74 M samples/s
 //   protoc encode + compress  2.04 ms/batch  0.98 M samples/s   (2.8x slower)
 //   snappy alone              0.15 ms/batch, so serialization itself is 0.58 vs 1.89 ms (3.3x)
-// protoc's cost is per message: 28,000 nested messages (series, labels, samples) filled, then walked twice (sizes,
-// then serialize); the hand encoder walks label pointers once for sizes and once to write.
-// Both encoders emit the same bytes (remote_write_test checks it), and the tests decode either with the
+// protoc's cost is per message: 28,000 nested messages (series, labels, samples) filled, then walked twice
+// (sizes, then serialize); the hand encoder walks label pointers once for sizes and once to write. Both
+// encoders emit the same bytes (remote_write_test checks it), and the tests decode either with the
 // protoc-generated classes, so protoc's code stays the oracle.
 #include "scraper/remote_write.hpp"
 
@@ -114,7 +114,9 @@ void compress(std::string_view raw, std::string& out_snappy) {
 // zero (so -0.0 is written), a zero int64. Doing the same keeps the output identical to protoc's.
 static_assert(std::endian::native == std::endian::little, "fixed64 is written with memcpy");
 
-constexpr std::uint32_t varint_size(std::uint64_t v) { return (std::bit_width(v | 1) + 6) / 7; }
+constexpr std::uint32_t varint_size(std::uint64_t v) {
+  return (std::bit_width(v | 1) + 6) / 7;
+}
 
 constexpr std::uint32_t string_field_size(std::size_t len) {
   return len == 0 ? 0 : 1 + varint_size(len) + static_cast<std::uint32_t>(len);

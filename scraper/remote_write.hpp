@@ -32,7 +32,7 @@ class series_grouper {
  private:
   std::vector<group> groups_;
   std::vector<std::uint32_t> order_;
-  std::vector<std::uint32_t> group_of_;                        // per sample
+  std::vector<std::uint32_t> group_of_;                         // per sample
   std::vector<std::pair<const series*, std::uint32_t>> slots_;  // open addressing: series -> group
 };
 

@@ -33,8 +33,12 @@ queue_settings one_shard() {
   return qs;
 }
 
-outcome ok() { return {}; }
-outcome retry() { return {outcome_kind::retry, loss_reason::http_other, 0s, "transport error"}; }
+outcome ok() {
+  return {};
+}
+outcome retry() {
+  return {outcome_kind::retry, loss_reason::http_other, 0s, "transport error"};
+}
 
 void expect_balanced(const queue_stats& st) {
   EXPECT_EQ(st.samples_in, st.samples_sent + st.samples_failed + st.samples_dropped + st.samples_pending);
@@ -174,7 +178,8 @@ TEST(queue, a_retried_batch_comes_back_first_and_whole) {
   ASSERT_TRUE(next);
   EXPECT_EQ(next->samples.front().t_ms, 500);
   EXPECT_EQ(q.stats().samples_retried, 500u);
-  EXPECT_EQ(q.stats().samples_total, 1500u) << "every attempt counts, as prometheus_remote_storage_samples_total";
+  EXPECT_EQ(q.stats().samples_total, 1500u)
+      << "every attempt counts, as prometheus_remote_storage_samples_total";
 }
 
 TEST(queue, backoff_doubles_to_the_cap_and_resets_after_the_batch) {
@@ -285,7 +290,8 @@ struct simulation {
     qs.min_shards = 4;
     write_queue q(qs, 9);
     std::vector<series_ptr> all;
-    for (std::size_t i = 0; i < n_series; ++i) all.push_back(make_series("m", std::string("h").append(std::to_string(i))));
+    for (std::size_t i = 0; i < n_series; ++i)
+      all.push_back(make_series("m", std::string("h").append(std::to_string(i))));
     std::map<const series*, std::size_t> shard_seen;
     for (time_point now = t0; now < t0 + run_for; now += 10ms) {
       if ((now - t0) % 1s == 0s) {
@@ -384,13 +390,14 @@ TEST(classify, statuses_as_prometheus_2_42_judges_them) {
 TEST(classify, an_expired_security_token_is_retried_after_a_refresh) {
   queue_settings qs;
   const auto now = wall::now();
-  EXPECT_EQ(classify(403, "", "{\"message\":\"The security token included in the request is expired\"}", false,
-                     qs, now)
+  EXPECT_EQ(classify(403, "", "{\"message\":\"The security token included in the request is expired\"}",
+                     false, qs, now)
                 .kind,
             outcome_kind::retry_after_refresh);
   EXPECT_EQ(classify(400, "", "{\"__type\":\"ExpiredTokenException\"}", false, qs, now).kind,
             outcome_kind::retry_after_refresh);
-  EXPECT_EQ(classify(403, "", "<Code>ExpiredToken</Code>", false, qs, now).kind, outcome_kind::retry_after_refresh);
+  EXPECT_EQ(classify(403, "", "<Code>ExpiredToken</Code>", false, qs, now).kind,
+            outcome_kind::retry_after_refresh);
   write_queue q(one_shard(), 1);
   q.append(samples_of(make_series("a"), 0, 500), t0);
   auto b = q.take_batch(0, t0);
@@ -401,7 +408,8 @@ TEST(classify, an_expired_security_token_is_retried_after_a_refresh) {
 
 TEST(classify, retry_after_as_seconds_or_an_http_date) {
   // Sun, 06 Nov 1994 08:49:37 GMT
-  const auto date = wall::time_point{std::chrono::sys_days{std::chrono::year{1994} / 11 / 6} + 8h + 49min + 37s};
+  const auto date =
+      wall::time_point{std::chrono::sys_days{std::chrono::year{1994} / 11 / 6} + 8h + 49min + 37s};
   EXPECT_EQ(parse_retry_after("120", date), 120s);
   EXPECT_EQ(parse_retry_after(" 5 ", date), 5s);
   EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:50:00 GMT", date), 23s);

@@ -36,7 +36,9 @@ labels labels_of(const prometheus::TimeSeries& ts) {
   return out;
 }
 
-std::uint64_t bits(double v) { return std::bit_cast<std::uint64_t>(v); }
+std::uint64_t bits(double v) {
+  return std::bit_cast<std::uint64_t>(v);
+}
 
 TEST(remote_write, groups_by_series_in_first_appearance_order_keeping_sample_order) {
   auto a = make_series({{"__name__", "up"}, {"job", "node"}});
@@ -64,11 +66,22 @@ TEST(remote_write, groups_by_series_in_first_appearance_order_keeping_sample_ord
 TEST(remote_write, special_values_and_timestamps_survive_bit_exact) {
   auto s = make_series({{"__name__", "x"}});
   const double quiet_nan = std::numeric_limits<double>::quiet_NaN();
-  const double values[] = {stale_nan(), quiet_nan, std::numeric_limits<double>::infinity(),
-                           -std::numeric_limits<double>::infinity(), -0.0, 0.0,
-                           std::numeric_limits<double>::denorm_min(), -1e308};
-  const std::int64_t times[] = {-1, std::numeric_limits<std::int64_t>::min(), 0, 1,
-                                std::numeric_limits<std::int64_t>::max(), -86'400'000, 1'700'000'000'000, 2};
+  const double values[] = {stale_nan(),
+                           quiet_nan,
+                           std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(),
+                           -0.0,
+                           0.0,
+                           std::numeric_limits<double>::denorm_min(),
+                           -1e308};
+  const std::int64_t times[] = {-1,
+                                std::numeric_limits<std::int64_t>::min(),
+                                0,
+                                1,
+                                std::numeric_limits<std::int64_t>::max(),
+                                -86'400'000,
+                                1'700'000'000'000,
+                                2};
   std::vector<sample> batch;
   for (std::size_t i = 0; i < std::size(values); ++i) batch.push_back({s, times[i], values[i]});
   for (int pass = 0; pass < 2; ++pass) {
@@ -116,8 +129,9 @@ TEST(remote_write, external_labels_fill_gaps_and_the_series_value_wins) {
                                                   {"job", "j"},
                                                   {"region", "eu"},
                                                   {"zone", "ext-z"}}));
-  EXPECT_EQ(labels_of(req.timeseries(1)),
-            (labels{{"__name__", "up"}, {"a_first", "1"}, {"cluster", "ext"}, {"region", "eu"}, {"zone", "z9"}}));
+  EXPECT_EQ(
+      labels_of(req.timeseries(1)),
+      (labels{{"__name__", "up"}, {"a_first", "1"}, {"cluster", "ext"}, {"region", "eu"}, {"zone", "z9"}}));
   // the series itself is untouched: external labels are added at send only
   EXPECT_EQ(s->lbls.size(), 3u);
 
@@ -132,9 +146,11 @@ TEST(remote_write, hand_encoder_writes_protocs_bytes) {
   std::mt19937_64 rng(7);
   std::vector<series_ptr> all;
   for (int i = 0; i < 300; ++i) {
-    labels ls = {{"__name__", std::string("metric_").append(std::to_string(i % 17))}, {"instance", std::string("host-").append(std::to_string(i))}};
+    labels ls = {{"__name__", std::string("metric_").append(std::to_string(i % 17))},
+                 {"instance", std::string("host-").append(std::to_string(i))}};
     for (int k = 0; k < static_cast<int>(rng() % 12); ++k) {
-      ls.push_back({std::string("l").append(std::to_string(k)), std::string(rng() % 200, static_cast<char>('a' + k))});
+      ls.push_back(
+          {std::string("l").append(std::to_string(k)), std::string(rng() % 200, static_cast<char>('a' + k))});
     }
     all.push_back(make_series(std::move(ls)));
   }
@@ -150,7 +166,8 @@ TEST(remote_write, hand_encoder_writes_protocs_bytes) {
   write_request_encoder hand;
   protoc_write_request_encoder reference;
   std::string a, b;
-  for (int round = 0; round < 3; ++round) {  // the reused buffers must not leak a previous round into the next
+  for (int round = 0; round < 3;
+       ++round) {  // the reused buffers must not leak a previous round into the next
     std::span<const sample> part(batch.data(), batch.size() - static_cast<std::size_t>(round) * 700);
     hand.encode(part, external, a);
     reference.encode(part, external, b);
