@@ -7,6 +7,8 @@ namespace sigv4::net {
 struct tls_settings {
   std::string ca_file;  // empty: the system store (Debian: /etc/ssl/certs)
   bool verify = true;   // false only with --no-verify-ssl, which logs a warning at start
+  std::string cert_file;  // client certificate (PEM), for targets that want mutual TLS; empty: none
+  std::string key_file;   // its private key
 };
 
 // A client context: TLS 1.2+, peer verification against the system store or ca_file. Hostname checks and SNI

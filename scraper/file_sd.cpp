@@ -1,0 +1,127 @@
+#include "scraper/file_sd.hpp"
+
+#include <glob.h>
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+namespace sigv4::scraper {
+namespace {
+
+bool valid_label_name(std::string_view n) {
+  if (n.empty()) return false;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9')))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+file_sd_result parse_file_sd(const std::string& path, const std::string& content) {
+  file_sd_result r;
+  const bool json = path.ends_with(".json");
+  if (!json && !path.ends_with(".yml") && !path.ends_with(".yaml")) {
+    r.error = path + ": unknown file extension (use .json, .yml or .yaml)";
+    return r;
+  }
+  YAML::Node root;
+  try {
+    // JSON is read by the YAML parser too (a JSON document is YAML 1.2); both give the same tree.
+    root = YAML::Load(content);
+  } catch (const YAML::Exception& e) {
+    r.error = path + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    return r;
+  }
+  if (root.IsNull()) return r;
+  if (!root.IsSequence()) {
+    r.error = path + ": expected a list of target groups";
+    return r;
+  }
+  std::size_t index = 0;
+  for (const auto& g : root) {
+    const int line = g.Mark().line + 1;
+    auto fail = [&](std::string m) {
+      r.error = path + ": line " + std::to_string(line) + ": " + std::move(m);
+      r.groups.clear();
+    };
+    if (!g.IsMap()) {
+      fail("a target group must be a mapping with 'targets' and 'labels'");
+      return r;
+    }
+    target_group tg;
+    tg.line = line;
+    tg.source = path + ":" + std::to_string(index++);
+    for (auto it = g.begin(); it != g.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (key == "targets") {
+        if (!it->second.IsSequence() && !it->second.IsNull()) {
+          fail("'targets' must be a list");
+          return r;
+        }
+        for (const auto& t : it->second) {
+          if (!t.IsScalar()) {
+            fail("a target must be a string \"host:port\"");
+            return r;
+          }
+          tg.targets.push_back(t.Scalar());
+        }
+      } else if (key == "labels") {
+        if (!it->second.IsMap() && !it->second.IsNull()) {
+          fail("'labels' must be a mapping");
+          return r;
+        }
+        for (auto l = it->second.begin(); l != it->second.end(); ++l) {
+          const std::string name = l->first.Scalar();
+          if (!valid_label_name(name)) {
+            fail("\"" + name + "\" is not a valid label name");
+            return r;
+          }
+          if (!l->second.IsScalar() && !l->second.IsNull()) {
+            fail("label " + name + " must have a string value");
+            return r;
+          }
+          set(tg.lbls, name, l->second.IsNull() ? "" : l->second.Scalar());
+        }
+      } else {
+        fail("unknown key '" + key + "' in a target group (targets, labels)");
+        return r;
+      }
+    }
+    for (const auto& t : tg.targets) {
+      if (t.empty() || t.find('/') != std::string::npos) {
+        fail("\"" + t + "\" is not a valid target (host:port, no scheme or path)");
+        return r;
+      }
+    }
+    set(tg.lbls, "__meta_filepath", path);
+    r.groups.push_back(std::move(tg));
+  }
+  return r;
+}
+
+std::vector<std::string> expand_file_sd(const std::vector<std::string>& patterns) {
+  std::vector<std::string> out;
+  for (const auto& p : patterns) {
+    glob_t g{};
+    if (::glob(p.c_str(), 0, nullptr, &g) == 0) {
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    }
+    globfree(&g);
+  }
+  std::ranges::sort(out);
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::uint64_t file_stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return (static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000ull + st.st_mtim.tv_nsec) ^
+         (static_cast<std::uint64_t>(st.st_size) << 1) ^ st.st_ino;
+}
+
+}  // namespace sigv4::scraper

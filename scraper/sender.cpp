@@ -1,0 +1,226 @@
+#include "scraper/sender.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "net/client.hpp"
+#include "obs/log.hpp"
+#include "scraper/aws_errors.hpp"
+#include "signer/payload_hash.hpp"
+
+namespace sigv4::scraper {
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+obs::rate_limiter& send_log_limiter() {
+  static obs::rate_limiter l(std::chrono::seconds(5));
+  return l;
+}
+
+void log_exception(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    obs::error("remote-write shard died (a bug)", {{"error", ex.what()}});
+  }
+}
+
+constexpr std::uint64_t sweep_after_seconds = 600;
+
+}  // namespace
+
+void fanout::append(std::vector<sample>&& batch) {
+  for (std::size_t i = 0; i + 1 < to_.size(); ++i) to_[i]->append(std::vector<sample>(batch));
+  if (!to_.empty()) to_.back()->append(std::move(batch));
+}
+
+remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::upstream_pool& pool, const signer& s,
+                             scraper_metrics& m, std::string user_agent)
+    : ex_(std::move(ex)),
+      rt_(std::move(rt)),
+      pool_(pool),
+      signer_(s),
+      metrics_(m),
+      user_agent_(std::move(user_agent)),
+      queue_(rt_.queue, std::hash<std::string>{}(rt_.url_text)) {
+  for (std::size_t i = 0; i < queue_.shards(); ++i) wake_.push_back(std::make_unique<asio::steady_timer>(ex_));
+  queue_.on_wakeup_change([this](std::size_t shard) { wake_[shard]->cancel(); });
+  metrics_.shards.with({rt_.name, rt_.url_text}).set(static_cast<double>(queue_.shards()));
+}
+
+void remote_sender::start() {
+  for (std::size_t i = 0; i < queue_.shards(); ++i) {
+    asio::co_spawn(ex_, [self = shared_from_this(), i]() { return self->shard_loop(i); }, log_exception);
+  }
+}
+
+void remote_sender::stop() {
+  stopping_ = true;
+  for (auto& t : wake_) t->cancel();
+}
+
+asio::awaitable<void> remote_sender::drain(steady::time_point until) {
+  auto self = shared_from_this();
+  flushing_ = true;
+  stopping_ = true;
+  for (auto& t : wake_) t->cancel();
+  asio::steady_timer t(ex_);
+  while (running_ > 0 && steady::now() < until) {
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(use_tuple);
+  }
+  publish();
+  const auto& st = queue_.stats();
+  if (st.samples_pending != 0) {
+    obs::warn("remote_write: samples not delivered before shutdown (no spool configured: lost)",
+              {{"remote", rt_.name}, {"url", rt_.url_text}, {"samples", st.samples_pending}});
+  }
+}
+
+const series_ptr& remote_sender::relabeled(const series_ptr& s) {
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(steady::now().time_since_epoch()).count());
+  auto [it, fresh] = relabel_cache_.try_emplace(s->id);
+  it->second.second = now;
+  if (fresh) {
+    // Prometheus relabels the series with the external labels already merged in, then sends the result as is.
+    labels ls = s->lbls;
+    for (const auto& l : rt_.external) {
+      if (get(ls, l.name).empty()) set(ls, l.name, l.value);
+    }
+    if (process(ls, rt_.write_relabel) && !ls.empty()) {
+      auto out = std::make_shared<series>();
+      out->hash = hash(ls);
+      out->lbls = std::move(ls);
+      out->id = s->id;
+      it->second.first = std::move(out);
+    }
+  }
+  if (now > generation_ + 60) {
+    generation_ = now;
+    std::erase_if(relabel_cache_, [&](const auto& kv) { return kv.second.second + sweep_after_seconds < now; });
+    it = relabel_cache_.find(s->id);
+  }
+  return it->second.first;
+}
+
+void remote_sender::append(std::vector<sample>&& batch) {
+  if (stopping_) {
+    metrics_.samples_dropped.with({rt_.name, rt_.url_text, "shutting_down"}).inc(batch.size());
+    return;
+  }
+  if (!rt_.write_relabel.empty()) {
+    std::size_t kept = 0;
+    for (auto& smp : batch) {
+      const series_ptr& r = relabeled(smp.s);
+      if (!r) continue;
+      batch[kept++] = sample{r, smp.t_ms, smp.v};
+    }
+    if (kept != batch.size()) {
+      metrics_.samples_dropped.with({rt_.name, rt_.url_text, "write_relabel"}).inc(batch.size() - kept);
+      batch.resize(kept);
+    }
+  }
+  queue_.append(std::move(batch), steady::now());
+  publish();
+}
+
+asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
+  ++running_;
+  auto& timer = *wake_[shard];
+  for (;;) {
+    auto b = queue_.take_batch(shard, steady::now(), flushing_ ? take_mode::flush : take_mode::when_due);
+    if (!b) {
+      if (stopping_ && (!flushing_ || queue_.queued(shard) == 0)) break;
+      auto at = queue_.next_wakeup(shard);
+      timer.expires_at(at == time_point::max() ? steady::time_point::max() : at);
+      co_await timer.async_wait(use_tuple);
+      continue;
+    }
+    const auto started = steady::now();
+    outcome o = co_await send(b->samples);
+    metrics_.sent_batch_duration.with({rt_.name, rt_.url_text})
+        .observe(std::chrono::duration<double>(steady::now() - started).count());
+    queue_.complete(shard, b->id, o, steady::now());
+    publish();
+  }
+  --running_;
+}
+
+asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
+  static const labels none;
+  encoder_.encode(samples, rt_.write_relabel.empty() ? rt_.external : none, body_);
+  net::client_request req;
+  req.method = "POST";
+  req.target = rt_.url.target;
+  req.headers = {{"Host", rt_.url.host_header()},
+                 {"Content-Encoding", "snappy"},
+                 {"Content-Type", "application/x-protobuf"},
+                 {"User-Agent", user_agent_},
+                 {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+  for (const auto& h : rt_.headers) req.headers.push_back(h);
+  req.body = body_;
+  const std::string payload = rt_.auth.sigv4 ? sha256_hex(body_) : std::string(empty_payload_sha256);
+  auto authorized = authorize(rt_.auth, req.method, req.target, payload, req.headers, signer_,
+                              std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  if (!authorized.error.empty()) {
+    // Never unsigned: the batch waits (with backoff) until the refresher has credentials again.
+    metrics_.send_errors.with({rt_.name, rt_.url_text, "credentials"}).inc();
+    std::uint64_t suppressed = 0;
+    if (send_log_limiter().allow(suppressed)) {
+      obs::warn("remote_write: not sent", {{"remote", rt_.name}, {"url", rt_.url_text},
+                                           {"error", authorized.error}, {"suppressed", suppressed}});
+    }
+    co_return outcome{.kind = outcome_kind::retry, .message = authorized.error};
+  }
+  metrics_.bytes_sent.with({rt_.name, rt_.url_text}).inc(body_.size());
+  auto res = co_await net::round_trip(pool_, req, {steady::now() + rt_.timeout, 64 * 1024});
+  std::string_view first_line = res.body;
+  if (auto nl = first_line.find('\n'); nl != std::string_view::npos) first_line = first_line.substr(0, nl);
+  outcome o = classify(res.status, res.header("Retry-After"), first_line, res.error.has_value() && res.status == 0,
+                       rt_.queue, std::chrono::system_clock::now());
+  if (o.kind != outcome_kind::success) {
+    std::string kind = res.status == 0         ? "network"
+                       : res.status == 429     ? "http_429"
+                       : res.status >= 500     ? "http_5xx"
+                                               : "http_4xx";
+    metrics_.send_errors.with({rt_.name, rt_.url_text, kind}).inc();
+    std::string detail = res.error ? res.error->message : describe_http_failure(res.status, res.body);
+    std::uint64_t suppressed = 0;
+    if (o.kind == outcome_kind::drop) {
+      obs::error("remote_write: batch refused, dropped", {{"remote", rt_.name}, {"url", rt_.url_text},
+                                                         {"samples", samples.size()}, {"error", detail}});
+    } else if (send_log_limiter().allow(suppressed)) {
+      obs::warn("remote_write: send failed, retrying", {{"remote", rt_.name}, {"url", rt_.url_text},
+                                                        {"error", detail}, {"suppressed", suppressed}});
+    }
+  }
+  co_return o;
+}
+
+void remote_sender::publish() {
+  const auto& s = queue_.stats();
+  const std::string& n = rt_.name;
+  const std::string& u = rt_.url_text;
+  auto delta = [](std::uint64_t now, std::uint64_t before) { return now > before ? now - before : 0; };
+  if (auto d = delta(s.samples_total, published_.samples_total)) metrics_.samples_total.with({n, u}).inc(d);
+  if (auto d = delta(s.samples_sent, published_.samples_sent)) metrics_.samples_sent.with({n, u}).inc(d);
+  if (auto d = delta(s.samples_retried, published_.samples_retried)) metrics_.samples_retried.with({n, u}).inc(d);
+  for (std::size_t r = 0; r < loss_reason_count; ++r) {
+    auto d = delta(s.samples_lost[r], published_.samples_lost[r]);
+    if (d == 0) continue;
+    auto reason = static_cast<loss_reason>(r);
+    auto& fam = is_send_failure(reason) ? metrics_.samples_failed : metrics_.samples_dropped;
+    fam.with({n, u, std::string(to_string(reason))}).inc(d);
+  }
+  metrics_.samples_pending.with({n, u}).set(static_cast<double>(s.samples_pending));
+  metrics_.highest_sent.with({n, u}).set(static_cast<double>(s.highest_sent_timestamp_ms) / 1000.0);
+  published_ = s;
+}
+
+}  // namespace sigv4::scraper

@@ -1,0 +1,93 @@
+#pragma once
+// One remote_write endpoint (I/O): its write_queue, one sending coroutine per shard, write_relabel_configs,
+// the encoder, signing and the POST. The queue decides what to send and when to retry; this only performs it
+// and reports each outcome back.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/upstream.hpp"
+#include "net/url.hpp"
+#include "scraper/http_auth.hpp"
+#include "scraper/queue.hpp"
+#include "scraper/relabel.hpp"
+#include "scraper/remote_write.hpp"
+#include "scraper/scraper_metrics.hpp"
+#include "signer/signer.hpp"
+
+namespace sigv4::scraper {
+
+struct remote_runtime {
+  std::string name;  // remote_name label: the configured name, else a hash of the URL as Prometheus does
+  net::url url;
+  std::string url_text;
+  queue_settings queue;
+  std::chrono::milliseconds timeout{30000};
+  std::vector<std::pair<std::string, std::string>> headers;
+  relabel_rules write_relabel;
+  labels external;
+  request_auth auth;
+  boost::asio::ssl::context* tls = nullptr;  // https; owned by the manager
+  std::string server_name;
+};
+
+class remote_sender final : public appender, public std::enable_shared_from_this<remote_sender> {
+ public:
+  remote_sender(boost::asio::any_io_executor ex, remote_runtime rt, net::upstream_pool& pool, const signer& s,
+                scraper_metrics& m, std::string user_agent);
+
+  void start();
+  // Stops the shard loops; what is queued is sent first while `grace` lasts (the durable spool keeps the
+  // rest in the next issue; here it is counted as dropped at exit).
+  boost::asio::awaitable<void> drain(std::chrono::steady_clock::time_point until);
+  void stop();
+
+  // From the scrape loops, on the scraper thread.
+  void append(std::vector<sample>&& batch) override;
+
+  const remote_runtime& runtime() const { return rt_; }
+  const queue_stats& stats() const { return queue_.stats(); }
+
+ private:
+  boost::asio::awaitable<void> shard_loop(std::size_t shard);
+  boost::asio::awaitable<outcome> send(std::span<const sample> samples);
+  void publish();
+  const series_ptr& relabeled(const series_ptr& s);
+
+  boost::asio::any_io_executor ex_;
+  remote_runtime rt_;
+  net::upstream_pool& pool_;
+  const signer& signer_;
+  scraper_metrics& metrics_;
+  std::string user_agent_;
+  write_queue queue_;
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> wake_;
+  write_request_encoder encoder_;
+  std::string body_;
+  bool stopping_ = false;
+  bool flushing_ = false;
+  std::size_t running_ = 0;
+  queue_stats published_{};
+  // write_relabel_configs results per series id (null: dropped); swept of series no longer sent.
+  std::unordered_map<std::uint64_t, std::pair<series_ptr, std::uint64_t>> relabel_cache_;
+  std::uint64_t generation_ = 0;
+  std::vector<sample> scratch_;
+};
+
+// Gives each remote of an instance the samples of that instance's jobs.
+class fanout final : public appender {
+ public:
+  explicit fanout(std::vector<std::shared_ptr<appender>> to) : to_(std::move(to)) {}
+  void append(std::vector<sample>&& batch) override;
+
+ private:
+  std::vector<std::shared_ptr<appender>> to_;
+};
+
+}  // namespace sigv4::scraper
