@@ -18,9 +18,6 @@ namespace sigv4::app {
 namespace detail {
 namespace {
 
-// Owned by the scraper (a later issue); accepted here so one file can configure both.
-const std::vector<std::string_view> scraper_keys = {"global", "scrape_configs", "remote_write"};
-
 void read_listen(yaml_reader& r, const YAML::Node& v, int line, std::string_view key, std::string& out) {
   auto text = r.string(v, line, key);
   if (!text) return;
@@ -166,7 +163,8 @@ void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc
                                          "threads",       "busy_poll_us",  "limits",        "timeouts",
                                          "tls",           "upstream_pool", "routes",        "forward_proxy",
                                          "log_signing",   "log_failed_requests",            "credentials"};
-  known.insert(known.end(), scraper_keys.begin(), scraper_keys.end());
+  // The scraper owns its keys and their checks; one file configures both.
+  known.insert(known.end(), std::begin(scraper::top_level_keys), std::end(scraper::top_level_keys));
   config& cfg = doc.cfg;
   r.for_each_key(root, 1, "the top level", known, [&](std::string_view key, const YAML::Node& v, int kl) {
     if (key == "listen") {
@@ -216,9 +214,10 @@ void read_top_level(yaml_reader& r, const YAML::Node& root, parsed_document& doc
     } else if (key == "forward_proxy") {
       read_forward_proxy(r, v, kl, cfg.forward_proxy);
     } else {
-      doc.unchecked_keys.emplace_back(key);
+      scraper::read_top_level_key(r, key, v, kl, cfg.scrape);
     }
   });
+  scraper::finish(r, cfg.scrape);
 }
 
 }  // namespace
@@ -233,7 +232,7 @@ parsed_document parse_document(std::string_view yaml_text, const env_lookup& env
     doc.errors.push_back({line, "YAML syntax error: " + e.msg});
     return doc;
   }
-  yaml_reader r(env, doc.errors);
+  yaml_reader r(env, doc.errors, &doc.warnings);
   if (!root.IsNull() && !root.IsMap()) {
     r.error(yaml_reader::line_of(root, 1), "the config must be a mapping of keys (like 'listen: ...')");
     return doc;
@@ -242,6 +241,7 @@ parsed_document parse_document(std::string_view yaml_text, const env_lookup& env
   read_top_level(r, root, doc);
   // Route-level checks run after the route is read; report in file order all the same.
   std::ranges::stable_sort(doc.errors, {}, &config_error::line);
+  std::ranges::stable_sort(doc.warnings, {}, &config_error::line);
   return doc;
 }
 
@@ -265,7 +265,7 @@ std::optional<std::string> read_text_file(const std::string& path, std::string* 
 }
 
 void check_whole(const config& cfg, std::vector<config_error>& errors) {
-  if (cfg.routes.empty() && cfg.forward_proxy.allow.empty()) {
+  if (cfg.routes.empty() && cfg.forward_proxy.allow.empty() && cfg.scrape.job_count() == 0) {
     errors.push_back({0, "no upstream configured: add routes or forward_proxy.allow"});
   }
   // Port 0 picks a free port, so two such listeners never collide.
@@ -291,6 +291,7 @@ config_result parse_config(std::string_view yaml_text, const env_lookup& env) {
   if (doc.structured) detail::check_whole(doc.cfg, doc.errors);
   config_result result;
   result.errors = std::move(doc.errors);
+  result.warnings = std::move(doc.warnings);
   if (result.errors.empty()) result.cfg = std::move(doc.cfg);
   return result;
 }
@@ -298,7 +299,7 @@ config_result parse_config(std::string_view yaml_text, const env_lookup& env) {
 config_result load_config_file(const std::string& path, const env_lookup& env) {
   std::string problem;
   auto text = detail::read_text_file(path, &problem);
-  if (!text) return config_result{.cfg = std::nullopt, .errors = {{0, problem}}};
+  if (!text) return config_result{.cfg = std::nullopt, .errors = {{0, problem}}, .warnings = {}};
   return parse_config(*text, env);
 }
 

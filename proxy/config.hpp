@@ -14,6 +14,7 @@
 
 #include "conf/values.hpp"
 #include "net/url.hpp"
+#include "scraper/config.hpp"
 
 namespace sigv4::app {
 
@@ -118,11 +119,14 @@ struct config {
   credentials_config credentials;
   std::vector<route_config> routes;
   forward_proxy_config forward_proxy;
+  // global, scrape_configs, remote_write or metrics: the bundled scraper's section (scraper/config.hpp).
+  scraper::scraper_config scrape;
 };
 
 struct config_result {
   std::optional<config> cfg;  // set only when errors is empty
   std::vector<config_error> errors;
+  std::vector<config_error> warnings;  // keys that load but mean nothing here, discouraged settings
 };
 
 // Parses YAML text. ${VAR} expands from env; an unset variable is an error. Unknown keys are errors.
@@ -136,12 +140,14 @@ bool host_allowed(const forward_proxy_config& fp, std::string_view host);
 // drop-in flags and ours. Flags override the file's top-level settings; --host appends a route.
 struct cli_result {
   std::optional<config> cfg;
-  std::vector<config_error> errors;  // line > 0 only for errors inside the --config file
-  std::string config_path;           // empty when no --config (SIGHUP then has nothing to reload)
+  std::vector<config_error> errors;    // line > 0 only for errors inside the --config file
+  std::vector<config_error> warnings;  // from the --config file
+  std::string config_path;             // empty when no --config (SIGHUP then has nothing to reload)
 };
 cli_result config_from_args(std::span<const std::string_view> args, const env_lookup& env);
 
 // `sigv4-sidecar check-config FILE`: prints every error with its line to err; exit 1 if any, 0 if none.
+// Warnings go to err too ("FILE: line N: warning: ...") and do not fail the check.
 int run_check_config(std::span<const std::string_view> args, std::ostream& out, std::ostream& err,
                      const env_lookup& env);
 

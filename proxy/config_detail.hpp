@@ -24,13 +24,14 @@ struct parsed_document {
   config cfg;  // always filled as far as the text allowed, even when errors is not empty
   std::vector<config_error> errors;
   bool structured = false;  // the text was a YAML mapping (or empty); if not, nothing else is worth checking
-  std::vector<std::string> unchecked_keys;  // scraper keys present but not validated yet
+  std::vector<config_error> warnings;
 };
 parsed_document parse_document(std::string_view yaml_text, const env_lookup& env);
 std::optional<std::string> read_text_file(const std::string& path, std::string* error);
 
-// Checks that need the whole config (file and flags merged): an upstream exists, names are unique, the
-// admin listener does not collide with the proxy listener.
+// Checks that need the whole config (file and flags merged): an upstream exists (routes, a forward-proxy
+// allowlist, or scrape jobs: the sidecar may run as a scraper alone), names are unique, the admin listener
+// does not collide with the proxy listener.
 void check_whole(const config& cfg, std::vector<config_error>& errors);
 
 // RFC 9110 token: the header-name grammar.

@@ -231,6 +231,7 @@ cli_result config_from_args(std::span<const std::string_view> args, const env_lo
       auto doc = detail::parse_document(*text, env);
       cfg = std::move(doc.cfg);
       errors.insert(errors.end(), doc.errors.begin(), doc.errors.end());
+      result.warnings = std::move(doc.warnings);
       whole_checks = doc.structured;
     } else {
       errors.push_back({0, "--config: " + problem});
@@ -289,10 +290,10 @@ int run_check_config(std::span<const std::string_view> args, std::ostream& out, 
   }
   auto doc = detail::parse_document(*text, env);
   if (doc.structured) detail::check_whole(doc.cfg, doc.errors);
-  if (!doc.errors.empty()) {
-    err << format_errors(doc.errors, path);
-    return 1;
-  }
+  if (!doc.errors.empty()) err << format_errors(doc.errors, path);
+  for (auto& w : doc.warnings) w.message = "warning: " + w.message;
+  err << format_errors(doc.warnings, path);
+  if (!doc.errors.empty()) return 1;
   auto routes = doc.cfg.routes.size();
   auto patterns = doc.cfg.forward_proxy.allow.size();
   out << path << ": OK, " << routes << (routes == 1 ? " route" : " routes");
@@ -301,11 +302,15 @@ int run_check_config(std::span<const std::string_view> args, std::ostream& out, 
   } else {
     out << ", forward proxy allows " << patterns << (patterns == 1 ? " host pattern" : " host patterns");
   }
-  // Say so rather than let "OK" vouch for sections nobody read.
-  if (!doc.unchecked_keys.empty()) {
-    out << " (not checked yet:";
-    for (const auto& k : doc.unchecked_keys) out << ' ' << k;
-    out << ')';
+  const auto& scrape = doc.cfg.scrape;
+  if (!scrape.empty()) {
+    auto jobs = scrape.job_count();
+    out << ", " << jobs << (jobs == 1 ? " scrape job" : " scrape jobs") << ", " << scrape.remote_count()
+        << " remote_write";
+    if (scrape.agent_line > 0) {
+      auto n = scrape.instances.size();
+      out << " (" << n << (n == 1 ? " Grafana Agent instance)" : " Grafana Agent instances)");
+    }
   }
   out << '\n';
   return 0;

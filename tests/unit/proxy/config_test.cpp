@@ -174,14 +174,43 @@ TEST(config_file, listen_address_forms) {
   }
 }
 
-TEST(config_file, scraper_keys_are_accepted_unchecked) {
+TEST(config_file, scraper_keys_are_checked_by_the_scraper) {
   auto r = parse(with_route(R"(
 global: {whatever: [1, 2]}
 scrape_configs: not even a list
 remote_write:
   - {url: 5}
 )"));
-  EXPECT_TRUE(r.cfg) << dump(r.errors);
+  EXPECT_FALSE(r.cfg);
+  EXPECT_ERROR(r, 1, "unknown key 'whatever' in global");
+  EXPECT_ERROR(r, 2, "'scrape_configs' must be a list");
+  EXPECT_ERROR(r, 4, "'url' '5' must be an http or https URL with a host");
+  EXPECT_EQ(r.errors.size(), 3u) << dump(r.errors);
+
+  auto ok = parse(with_route(R"(
+global: {scrape_interval: 15s, evaluation_interval: 1m}
+scrape_configs: [{job_name: node, static_configs: [{targets: ['localhost:9100']}]}]
+remote_write: [{url: 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write', sigv4: {}}]
+)"));
+  ASSERT_TRUE(ok.cfg) << dump(ok.errors);
+  EXPECT_EQ(ok.cfg->scrape.job_count(), 1u);
+  EXPECT_EQ(ok.cfg->scrape.instances[0].jobs[0].scrape_interval, milliseconds(15'000));
+  EXPECT_EQ(ok.cfg->scrape.instances[0].remotes[0].sigv4.service, "aps");
+  ASSERT_EQ(ok.warnings.size(), 1u);
+  EXPECT_EQ(ok.warnings[0].line, 1);
+  EXPECT_NE(ok.warnings[0].message.find("global.evaluation_interval"), std::string::npos);
+}
+
+TEST(config_file, a_scraper_alone_needs_no_routes) {
+  auto r = parse(R"(
+scrape_configs: [{job_name: node, static_configs: [{targets: ['localhost:9100']}]}]
+remote_write: [{url: 'http://127.0.0.1:9090/api/v1/write'}]
+)");
+  ASSERT_TRUE(r.cfg) << dump(r.errors);
+  EXPECT_TRUE(r.cfg->routes.empty());
+  // remote_write alone scrapes nothing and forwards nothing.
+  auto idle = parse("remote_write: [{url: 'http://127.0.0.1:9090/api/v1/write'}]\n");
+  EXPECT_ERROR(idle, 0, "no upstream configured");
 }
 
 TEST(config_file, forward_proxy_alone_is_an_upstream) {
@@ -884,8 +913,52 @@ forward_proxy: {allow: ["*.example.com"]}
   temp_file one(std::string(a_route.substr(1)) + "scrape_configs: []\nremote_write: []\n");
   auto r1 = check({one.path()});
   EXPECT_EQ(r1.code, 0) << r1.err;
-  EXPECT_EQ(r1.out,
-            one.path() + ": OK, 1 route, forward proxy off (not checked yet: scrape_configs remote_write)\n");
+  EXPECT_EQ(r1.out, one.path() + ": OK, 1 route, forward proxy off\n");
+}
+
+TEST(check_config, scraper_only_config_with_warnings) {
+  temp_file file(R"(global:
+  evaluation_interval: 1m
+scrape_configs:
+  - job_name: node
+    static_configs: [{targets: ['localhost:9100']}]
+  - job_name: api
+    static_configs: [{targets: ['abc.execute-api.us-east-1.amazonaws.com']}]
+    sigv4: {}
+remote_write:
+  - url: https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write
+    sigv4: {}
+rule_files: [a.yml]
+)");
+  auto r = check({file.path()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, file.path() + ": OK, 0 routes, forward proxy off, 2 scrape jobs, 1 remote_write\n");
+  EXPECT_EQ(r.err, file.path() +
+                       ": line 2: warning: 'global.evaluation_interval' is a Prometheus server setting (rules); "
+                       "the sidecar ignores it\n" +
+                       file.path() +
+                       ": line 12: warning: 'rule_files' is a Prometheus server setting (rules, alerts, storage, "
+                       "tracing); the sidecar ignores it\n");
+
+  temp_file agent(R"(metrics:
+  configs:
+    - name: a
+      scrape_configs: [{job_name: x, static_configs: [{targets: ['h:1']}]}]
+      remote_write: [{url: 'http://127.0.0.1:9090/w'}]
+    - name: b
+      remote_write: [{url: 'http://127.0.0.1:9091/w'}]
+)");
+  auto a = check({agent.path()});
+  EXPECT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(a.out, agent.path() +
+                       ": OK, 0 routes, forward proxy off, 1 scrape job, 2 remote_write (2 Grafana Agent instances)\n");
+
+  temp_file bad("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod}]\n");
+  auto b = check({bad.path()});
+  EXPECT_EQ(b.code, 1);
+  EXPECT_NE(b.err.find(bad.path() + ": line 3: 'kubernetes_sd_configs' is not supported: use file_sd_configs"),
+            std::string::npos)
+      << b.err;
 }
 
 TEST(check_config, errors_with_lines_and_exit_1) {
