@@ -119,40 +119,51 @@ bool valid_utf8(std::string_view s) {
 }
 
 bool parse_go_float(std::string_view s, double& out, std::string* err) {
+  // Prometheus refuses 'p', 'P' and '_' before Go parses; none of them can be in a number accepted below,
+  // so the check is only needed to word the error.
   auto syntax = [&](const char* why) {
-    if (err) *err = "strconv.ParseFloat: parsing " + go_quote(s) + ": " + why;
+    if (!err) return false;
+    if (std::ranges::any_of(s, [](char c) { return c == 'p' || c == 'P' || c == '_'; })) {
+      *err = "unsupported character in float";
+    } else {
+      *err = "strconv.ParseFloat: parsing " + go_quote(s) + ": " + why;
+    }
     return false;
   };
-  if (s.find_first_of("pP_") != std::string_view::npos) {
-    if (err) *err = "unsupported character in float";
-    return false;
-  }
   std::size_t i = 0;
   bool neg = false;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
     neg = s[i] == '-';
     ++i;
   }
-  std::string_view body = s.substr(i);
-  // strconv's special(): [+-]inf, [+-]infinity, nan (unsigned), any case.
-  if (iequals(body, "inf") || iequals(body, "infinity")) {
-    out = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-    return true;
-  }
-  if (i == 0 && iequals(body, "nan")) {
-    out = std::numeric_limits<double>::quiet_NaN();
-    return true;
-  }
   // Decimal: digits with at most one '.', at least one digit, then [eE][+-]?digits. (A hex mantissa needs
-  // a 'p' exponent in Go, and 'p' is refused above.)
-  std::size_t j = i, digits = 0;
-  while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j, ++digits;
+  // a 'p' exponent in Go, and 'p' is refused.)
+  std::size_t j = i, digits = 0, frac_digits = 0;
+  std::uint64_t mantissa = 0;
+  while (j < s.size() && s[j] >= '0' && s[j] <= '9') mantissa = mantissa * 10 + (s[j++] - '0'), ++digits;
   if (j < s.size() && s[j] == '.') {
     ++j;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j, ++digits;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') {
+      mantissa = mantissa * 10 + (s[j++] - '0');
+      ++digits, ++frac_digits;
+    }
   }
-  if (digits == 0) return syntax("invalid syntax");
+  if (digits == 0) {
+    // strconv's special(): [+-]inf, [+-]infinity, nan (unsigned), any case.
+    std::string_view body = s.substr(i);
+    if (iequals(body, "inf") || iequals(body, "infinity")) {
+      out = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+      return true;
+    }
+    if (i == 0 && iequals(body, "nan")) {
+      out = std::numeric_limits<double>::quiet_NaN();
+      return true;
+    }
+    return syntax("invalid syntax");
+  }
+  bool exponent = false;
   if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+    exponent = true;
     ++j;
     if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
     std::size_t e = j;
@@ -161,6 +172,18 @@ bool parse_go_float(std::string_view s, double& out, std::string* err) {
   }
   if (j != s.size()) return syntax("invalid syntax");
 
+  // Clinger's fast path, the common case (counters, plain decimals): an integer below 2^53 and a power of
+  // ten up to 1e22 are both exact, so one IEEE division is the correctly rounded result.
+  static constexpr double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  if (!exponent && digits <= 19) {  // 19 digits: the mantissa has not wrapped
+    while (frac_digits > 0 && mantissa % 10 == 0) mantissa /= 10, --frac_digits;
+  }
+  if (!exponent && digits <= 19 && mantissa <= (std::uint64_t{1} << 53) && frac_digits <= 22) {
+    double v = static_cast<double>(mantissa) / pow10[frac_digits];
+    out = neg ? -v : v;
+    return true;
+  }
   // from_chars takes no '+'; its result is correctly rounded, as Go's is.
   const char* first = s.data() + (s[0] == '+' ? 1 : 0);
   auto [ptr, ec] = std::from_chars(first, s.data() + s.size(), out);
@@ -281,11 +304,10 @@ entry parser::fail_expected(std::size_t pos, std::string_view expected) {
 }
 
 bool parser::add_label(std::size_t name_begin, std::size_t name_end, std::size_t quote_begin,
-                       std::size_t quote_end, bool escaped) {
+                       std::size_t quote_end, bool escaped, bool ascii) {
   std::string_view value = page_.substr(quote_begin, quote_end - quote_begin);
-  // Non-ASCII values are rare; check the bytes only when one is there.
-  if (std::ranges::any_of(value, [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) &&
-      !detail::valid_utf8(value)) {
+  // Non-ASCII values are rare; the scanner saw whether there is one.
+  if (!ascii && !detail::valid_utf8(value)) {
     fail(quote_begin, "invalid UTF-8 label value");
     return false;
   }

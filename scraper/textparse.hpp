@@ -89,7 +89,7 @@ class parser {
   bool finish_help(std::string_view raw, bool escape_quotes);
   // Checks the value token `page_[quote_begin, quote_end)` (quotes included) and the name, and records it.
   bool add_label(std::size_t name_begin, std::size_t name_end, std::size_t quote_begin, std::size_t quote_end,
-                 bool escaped);
+                 bool escaped, bool ascii);
   entry fail(std::size_t pos, std::string message);
   entry fail_expected(std::size_t pos, std::string_view expected);
   // Text format: byte i of the page with the line break Prometheus appends (NewPromParser) at size().

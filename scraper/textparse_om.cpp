@@ -192,12 +192,14 @@ bool parser::openmetrics_labels(std::size_t& i, bool exemplar) {
     }
     std::size_t qb = i++;
     bool escaped = false;
+    int high = 0;  // or of all bytes: >= 0x80 when one is not ASCII
     // \"(\\.|[^\\"\n])*\" -- no raw line break. NUL bytes are passed over in a series' values but are an
     // error in an exemplar's (sEValue is not among the lexer states that skip them).
     auto stop = [&](int d) { return d < 0 || d == '\n' || (exemplar && d == 0); };
     for (;;) {
       int d = at(i);
       if (d == '"') break;
+      high |= d;
       if (stop(d)) {
         fail_expected(qb, "expected label value");
         return false;
@@ -210,6 +212,7 @@ bool parser::openmetrics_labels(std::size_t& i, bool exemplar) {
           fail_expected(qb, "expected label value");
           return false;
         }
+        high |= at(i);
       }
       ++i;
     }
@@ -220,7 +223,7 @@ bool parser::openmetrics_labels(std::size_t& i, bool exemplar) {
         fail(qb, "invalid UTF-8 label value");
         return false;
       }
-    } else if (!add_label(nb, ne, qb, i, escaped)) {
+    } else if (!add_label(nb, ne, qb, i, escaped, high < 0x80)) {
       return false;
     }
   }

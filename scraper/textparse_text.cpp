@@ -159,11 +159,13 @@ bool parser::text_labels(std::size_t& i) {
     }
     std::size_t qb = i++;
     bool escaped = false;
+    int high = 0;  // or of all bytes: >= 0x80 when one is not ASCII
     // promlex: \"(\\.|[^\\"])*\" -- a raw line break is accepted inside a value (2.42 does; kept so that a
     // page Prometheus takes is not refused here), an escaped one is not; NUL bytes are passed over.
     for (;;) {
       int d = at(i);
       if (d == '"') break;
+      high |= d;
       if (d < 0) {
         fail_expected(qb, "expected label value");
         return false;
@@ -176,11 +178,12 @@ bool parser::text_labels(std::size_t& i) {
           fail_expected(qb, "expected label value");
           return false;
         }
+        high |= at(i);
       }
       ++i;
     }
     ++i;
-    if (!add_label(nb, ne, qb, i, escaped)) return false;
+    if (!add_label(nb, ne, qb, i, escaped, high < 0x80)) return false;
     // "Free trailing commas are allowed" -- and, as in 2.42, a missing comma between two labels too.
     while (is(at(i), blank)) ++i;
     if (at(i) == ',') ++i;

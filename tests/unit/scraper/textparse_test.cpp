@@ -141,6 +141,21 @@ TEST(textparse, floats_follow_go_parsefloat_without_hex_or_underscores) {
   EXPECT_EQ(err, "strconv.ParseFloat: parsing \"true\": invalid syntax");
 }
 
+// The fast path (an integer mantissa over a power of ten) must round exactly as a full parse does.
+TEST(textparse, float_fast_path_is_correctly_rounded) {
+  std::uint64_t x = 88172645463325252ull;
+  for (int k = 0; k < 200000; ++k) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::string digits = std::to_string(x % 1000000000000000ull);
+    std::size_t dot = x % (digits.size() + 1);
+    std::string s = digits.substr(0, dot) + "." + digits.substr(dot);
+    if (x & 1) s = "-" + s;
+    double got;
+    ASSERT_TRUE(detail::parse_go_float(s, got, nullptr)) << s;
+    ASSERT_EQ(got, std::strtod(s.c_str(), nullptr)) << s;
+  }
+}
+
 TEST(textparse, utf8_validity_is_gos) {
   EXPECT_TRUE(detail::valid_utf8("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"));
   EXPECT_TRUE(detail::valid_utf8(std::string_view("a\0b", 3)));
@@ -219,6 +234,8 @@ TEST(textparse_text, errors_carry_their_line) {
   EXPECT_EQ(text_result("a{b=\n"), "error line 1: expected label value, got \"\\n\"");
   EXPECT_EQ(text_result("a{\xff=\"foo\"} 1\n"), "error line 1: expected label name, got \"\\xff\"");
   EXPECT_EQ(text_result("x 1\na{b=\"\xff\"} 1\n"), "error line 2: invalid UTF-8 label value");
+  EXPECT_EQ(text_result("a{b=\"\\\xff\"} 1\n"), "error line 1: invalid UTF-8 label value");
+  EXPECT_EQ(om_result("a{b=\"\\\xff\"} 1\n# EOF\n"), "error line 1: invalid UTF-8 label value");
   EXPECT_EQ(text_result("a true\n"), "error line 1: strconv.ParseFloat: parsing \"true\": invalid syntax");
   EXPECT_EQ(text_result("something_weird{problem=\""), "error line 1: expected label value, got \"\\\"\"");
   EXPECT_EQ(text_result("empty_label_name{=\"\"} 0"), "error line 1: expected label name, got \"=\"");
