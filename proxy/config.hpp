@@ -140,9 +140,8 @@ bool host_allowed(const forward_proxy_config& fp, std::string_view host);
 // drop-in flags and ours. Flags override the file's top-level settings; --host appends a route.
 struct cli_result {
   std::optional<config> cfg;
-  std::vector<config_error> errors;    // line > 0 only for errors inside the --config file
-  std::vector<config_error> warnings;  // from the --config file
-  std::string config_path;             // empty when no --config (SIGHUP then has nothing to reload)
+  std::vector<config_error> errors;  // line > 0 only for errors inside the --config file
+  std::string config_path;           // empty when no --config (SIGHUP then has nothing to reload)
 };
 cli_result config_from_args(std::span<const std::string_view> args, const env_lookup& env);
 
