@@ -20,6 +20,61 @@ struct scratch {
   std::string value;
   std::vector<re2::StringPiece> groups;
   std::vector<std::pair<std::string, std::string>> pending;  // labelmap's sets, made after its scan
+  std::string sanitized;
+  std::vector<std::uint32_t> offsets;
+};
+
+// What RE2 matches. Go's regexp reads an invalid UTF-8 byte as U+FFFD (so `.` matches it); RE2 matches no
+// character there. So invalid text is matched as a copy with each such byte replaced by U+FFFD, and matched
+// ranges are mapped back to the original bytes, which are what Go's expansion copies.
+class subject {
+ public:
+  subject(std::string_view s, scratch& sc) : orig_(s), text_(s) {
+    const bool ascii = std::ranges::all_of(s, [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (ascii || valid_utf8(s)) return;
+    sc.sanitized.clear();
+    sc.offsets.clear();
+    for (std::size_t i = 0; i < s.size();) {
+      const auto [r, w] = detail::decode_rune(s, i);
+      const bool invalid = r == 0xfffd && w == 1;
+      const std::size_t before = sc.sanitized.size();
+      if (invalid) {
+        sc.sanitized.append("\xef\xbf\xbd");
+      } else {
+        sc.sanitized.append(s.substr(i, w));
+      }
+      for (std::size_t k = before; k < sc.sanitized.size(); ++k) {
+        sc.offsets.push_back(static_cast<std::uint32_t>(k == before || invalid ? i : i + (k - before)));
+      }
+      i += w;
+    }
+    sc.offsets.push_back(static_cast<std::uint32_t>(s.size()));
+    text_ = sc.sanitized;
+    offsets_ = &sc.offsets;
+  }
+  std::string_view text() const { return text_; }
+  // The original bytes of a range of text().
+  std::string_view original(std::size_t b, std::size_t e) const {
+    if (offsets_ == nullptr) return orig_.substr(b, e - b);
+    return orig_.substr((*offsets_)[b], (*offsets_)[e] - (*offsets_)[b]);
+  }
+  std::string_view original(const re2::StringPiece& p) const {
+    const auto b = static_cast<std::size_t>(p.data() - text_.data());
+    return original(b, b + p.size());
+  }
+
+ private:
+  static bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+      const auto [r, w] = detail::decode_rune(s, i);
+      if (r == 0xfffd && w == 1) return false;
+      i += w;
+    }
+    return true;
+  }
+  std::string_view orig_;
+  std::string_view text_;
+  const std::vector<std::uint32_t>* offsets_ = nullptr;
 };
 
 labels::iterator find_slot(labels& ls, std::string_view name) {
@@ -49,29 +104,35 @@ bool search(const re2::RE2& re, std::string_view text, std::size_t from, re2::St
                   n);
 }
 
-void expand(const detail::expand_template& t, const re2::StringPiece* groups, std::string& out) {
+bool search(const re2::RE2& re, const subject& subj, std::size_t from, re2::StringPiece* sub, int n) {
+  return search(re, subj.text(), from, sub, n);
+}
+
+void expand(const detail::expand_template& t, const subject& subj, const re2::StringPiece* groups,
+            std::string& out) {
   for (const auto& p : t.pieces) {
     if (p.group < 0) {
       out.append(p.literal);
     } else if (groups[p.group].data() != nullptr) {
-      out.append(groups[p.group].data(), groups[p.group].size());
+      out.append(subj.original(groups[p.group]));
     }
   }
 }
 
 // Go's Regexp.ReplaceAllString. With the ^(?:...)$ wrapping there is at most one match, the whole name; the
 // loop is kept for regexes such as "a)|(b" that break out of the wrapping, as Go's does.
-void replace_all(const re2::RE2& re, std::string_view src, const detail::expand_template& t, int n,
+void replace_all(const re2::RE2& re, const subject& subj, const detail::expand_template& t, int n,
                  std::vector<re2::StringPiece>& sub, std::string& out) {
+  const std::string_view src = subj.text();
   out.clear();
   std::size_t last_end = 0;
   std::size_t pos = 0;
   while (pos <= src.size() && search(re, src, pos, sub.data(), n)) {
     const auto a0 = static_cast<std::size_t>(sub[0].data() - src.data());
     const std::size_t a1 = a0 + sub[0].size();
-    out.append(src.substr(last_end, a0 - last_end));
+    out.append(subj.original(last_end, a0));
     // No replacement for an empty match right after another match.
-    if (a1 > last_end || a0 == 0) expand(t, sub.data(), out);
+    if (a1 > last_end || a0 == 0) expand(t, subj, sub.data(), out);
     last_end = a1;
     const std::size_t width = detail::decode_rune(src, pos).second;
     if (pos + width > a1) {
@@ -82,7 +143,7 @@ void replace_all(const re2::RE2& re, std::string_view src, const detail::expand_
       pos = a1;
     }
   }
-  out.append(src.substr(last_end));
+  out.append(subj.original(last_end, src.size()));
 }
 
 locale_t utf8_ctype() {
@@ -141,19 +202,20 @@ struct rule_engine {
     if (s.groups.size() < static_cast<std::size_t>(std::max(n, 1))) s.groups.resize(std::max(n, 1));
     switch (r.action_) {
       case drop:
-        return !search(re, val, 0, nullptr, 0);
+        return !search(re, subject(val, s), 0, nullptr, 0);
       case keep:
-        return search(re, val, 0, nullptr, 0);
+        return search(re, subject(val, s), 0, nullptr, 0);
       case dropequal:
         return value_of(ls, r.target_label_) != val;
       case keepequal:
         return value_of(ls, r.target_label_) == val;
       case replace: {
-        if (!search(re, val, 0, s.groups.data(), n)) break;
+        const subject subj(val, s);
+        if (!search(re, subj, 0, s.groups.data(), n)) break;
         s.target.clear();
-        expand(r.target_, s.groups.data(), s.target);
+        expand(r.target_, subj, s.groups.data(), s.target);
         s.value.clear();
-        expand(r.replacement_, s.groups.data(), s.value);
+        expand(r.replacement_, subj, s.groups.data(), s.value);
         // 2.42 deletes the label named as target_label is written (unexpanded) when the expanded name is
         // invalid or the value empty; later versions changed both.
         if (!is_valid_label_name(s.target) || s.value.empty()) {
@@ -177,9 +239,10 @@ struct rule_engine {
       case labelmap: {
         std::size_t k = 0;
         for (const auto& l : ls) {
-          if (!search(re, l.name, 0, nullptr, 0)) continue;
+          const subject subj(l.name, s);
+          if (!search(re, subj, 0, nullptr, 0)) continue;
           if (k == s.pending.size()) s.pending.emplace_back();
-          replace_all(re, l.name, r.replacement_, std::max(n, 1), s.groups, s.pending[k].first);
+          replace_all(re, subj, r.replacement_, std::max(n, 1), s.groups, s.pending[k].first);
           s.pending[k].second.assign(l.value);
           ++k;
         }
@@ -187,10 +250,10 @@ struct rule_engine {
         break;
       }
       case labeldrop:
-        std::erase_if(ls, [&](const label& l) { return search(re, l.name, 0, nullptr, 0); });
+        std::erase_if(ls, [&](const label& l) { return search(re, subject(l.name, s), 0, nullptr, 0); });
         break;
       case labelkeep:
-        std::erase_if(ls, [&](const label& l) { return !search(re, l.name, 0, nullptr, 0); });
+        std::erase_if(ls, [&](const label& l) { return !search(re, subject(l.name, s), 0, nullptr, 0); });
         break;
     }
     return true;

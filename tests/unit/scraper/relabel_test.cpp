@@ -252,6 +252,34 @@ TEST(relabel, dot_does_not_match_newline_so_replace_skips) {
   EXPECT_EQ(run(L({{"a", "x\ny"}}), {replace_spec({"a"}, "(.*)", "b")}), L({{"a", "x\ny"}}));
 }
 
+// Go reads an invalid UTF-8 byte as U+FFFD, so `.` matches it, and groups copy the original bytes.
+TEST(relabel, invalid_utf8_matches_as_go_does) {
+  EXPECT_EQ(run(L({{"a", "x\xff\xc3y"}}), {replace_spec({"a"}, "x(.*)y", "b")}),
+            L({{"a", "x\xff\xc3y"}, {"b", "\xff\xc3"}}));
+  EXPECT_EQ(run(L({{"a",
+                    "a\xff"
+                    "b"}}),
+                {action_spec(keep, {"a"}, "a.b")}),
+            L({{"a",
+                "a\xff"
+                "b"}}));
+  EXPECT_EQ(run(L({{"a",
+                    "a\xff"
+                    "b"}}),
+                {action_spec(keep, {"a"}, "a\\x{fffd}b")}),
+            L({{"a",
+                "a\xff"
+                "b"}}));
+  EXPECT_EQ(run(L({{"a",
+                    "a\xff"
+                    "b"}}),
+                {action_spec(keep, {"a"}, "a..b")}),
+            std::nullopt);
+  relabel_spec m = action_spec(labelmap, {}, "p_(.)(.*)");
+  m.replacement = "${2}_$1";  // "$2_" would name a group "2_"
+  EXPECT_EQ(run(L({{"p_\xffz", "1"}}), {m}), L({{"p_\xffz", "1"}, {"z_\xff", "1"}}));
+}
+
 TEST(relabel, go_template_rules) {
   const labels in = L({{"a", "foo-bar"}});
   auto tmpl = [&](std::string replacement) {
