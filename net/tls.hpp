@@ -9,6 +9,13 @@ struct tls_settings {
   bool verify = true;   // false only with --no-verify-ssl, which logs a warning at start
   std::string cert_file;  // client certificate (PEM), for targets that want mutual TLS; empty: none
   std::string key_file;   // its private key
+
+  static tls_settings server_auth(std::string ca_file, bool verify) {
+    tls_settings t;
+    t.ca_file = std::move(ca_file);
+    t.verify = verify;
+    return t;
+  }
 };
 
 // A client context: TLS 1.2+, peer verification against the system store or ca_file. Hostname checks and SNI

@@ -142,6 +142,7 @@ struct cli_result {
   std::optional<config> cfg;
   std::vector<config_error> errors;  // line > 0 only for errors inside the --config file
   std::string config_path;           // empty when no --config (SIGHUP then has nothing to reload)
+  std::vector<config_error> warnings = {};  // the file's: logged at start and on reload, never fatal
 };
 cli_result config_from_args(std::span<const std::string_view> args, const env_lookup& env);
 

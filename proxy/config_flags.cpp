@@ -231,6 +231,7 @@ cli_result config_from_args(std::span<const std::string_view> args, const env_lo
       auto doc = detail::parse_document(*text, env);
       cfg = std::move(doc.cfg);
       errors.insert(errors.end(), doc.errors.begin(), doc.errors.end());
+      result.warnings = std::move(doc.warnings);
       whole_checks = doc.structured;
     } else {
       errors.push_back({0, "--config: " + problem});

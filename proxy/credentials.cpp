@@ -30,7 +30,7 @@ asio::awaitable<net::http_response> fetch_with_lazy_tls(std::shared_ptr<lazy_tls
     try {
       std::call_once(lazy->once, [&] {
         lazy->ctx = std::make_unique<asio::ssl::context>(
-            net::make_client_tls_context({.ca_file = lazy->ca_file, .verify = true}));
+            net::make_client_tls_context(net::tls_settings::server_auth(lazy->ca_file, true)));
       });
     } catch (const std::exception& e) {
       net::http_response failed;

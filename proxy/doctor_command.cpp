@@ -99,7 +99,7 @@ int run_doctor(std::span<const std::string_view> args, std::ostream& out, const 
   std::unique_ptr<asio::ssl::context> upstream_tls;
   try {
     upstream_tls = std::make_unique<asio::ssl::context>(
-        net::make_client_tls_context({.ca_file = cfg.tls.ca_file, .verify = !cfg.tls.insecure_skip_verify}));
+        net::make_client_tls_context(net::tls_settings::server_auth(cfg.tls.ca_file, !cfg.tls.insecure_skip_verify)));
   } catch (const std::exception& e) {
     out << "TLS setup failed: " << e.what() << '\n';
     return 1;

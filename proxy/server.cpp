@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -85,18 +86,21 @@ asio::awaitable<void> run_admin_session(shared_state& s, tcp::socket socket) {
       } else if (auto why = s.not_ready_reason ? s.not_ready_reason()
                             : !c || c->creds.empty() ? s.creds.unavailable_reason()
                                                       : std::string();
-                 !why.empty()) {
+                 !why.empty() || (s.scraper != nullptr && !(why = s.scraper->not_ready_reason()).empty())) {
         res.result(http::status::service_unavailable);
         res.body() = "not ready: " + why + "\n";
       } else {
-        res.body() = "ready: credentials from " + c->provider + "\n";
+        res.body() = c ? "ready: credentials from " + c->provider + "\n" : std::string("ready\n");
       }
+    } else if (target == "/api/v1/targets" && s.scraper != nullptr) {
+      res.set(http::field::content_type, "application/json");
+      res.body() = s.scraper->targets_json();
     } else if (target == "/metrics") {
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = s.registry.render();
     } else {
       res.result(http::status::not_found);
-      res.body() = "not found: try /-/healthy, /-/ready or /metrics\n";
+      res.body() = "not found: try /-/healthy, /-/ready, /metrics or /api/v1/targets\n";
     }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
@@ -122,6 +126,12 @@ std::optional<tcp::endpoint> parse_listen(const std::string& addr, std::string& 
     return std::nullopt;
   }
   return tcp::endpoint(ip, u->port);
+}
+
+void log_warnings(const cli_result& res) {
+  for (const auto& w : res.warnings) {
+    obs::warn("config", {{"file", res.config_path}, {"line", w.line}, {"warning", w.message}});
+  }
 }
 
 void log_exception(std::exception_ptr e, const char* what) {
@@ -154,16 +164,20 @@ class server {
       obs::error("bad listen address", {{"error", err}});
       return 2;
     }
-    if (!open_acceptor(listener_, ioc0, *ep, "listen") || !open_acceptor(admin_, ioc0, *admin_ep, "admin_listen")) {
+    // A config with scrape jobs and no route or forward proxy runs the scraper alone: no proxy listener.
+    const bool proxying = !rt->routes.empty() || !rt->cfg.forward_proxy.allow.empty();
+    if ((proxying && !open_acceptor(listener_, ioc0, *ep, "listen")) ||
+        !open_acceptor(admin_, ioc0, *admin_ep, "admin_listen")) {
       return 1;
     }
     obs::info("sigv4-sidecar listening",
-              {{"listen", rt->cfg.listen}, {"admin_listen", rt->cfg.admin_listen}, {"threads", threads},
+              {{"listen", proxying ? rt->cfg.listen : std::string("off (no routes)")},
+               {"admin_listen", rt->cfg.admin_listen}, {"threads", threads},
                {"busy_poll_us", busy_poll_.count()},
                {"cpu_limit_cores", cpu_limit ? std::to_string(*cpu_limit).substr(0, 5) : std::string("none")},
                {"routes", rt->routes.size()}, {"forward_proxy_hosts", rt->cfg.forward_proxy.allow.size()}});
 
-    asio::co_spawn(ioc0, accept_loop(), asio::detached);
+    if (listener_) asio::co_spawn(ioc0, accept_loop(), asio::detached);
     asio::co_spawn(ioc0, admin_loop(), asio::detached);
     asio::signal_set signals(ioc0, SIGINT, SIGTERM, SIGHUP);
     wait_signal(signals);
@@ -270,6 +284,7 @@ class server {
 
   void reload() {
     auto res = config_from_args(std::vector<std::string_view>(args_.begin(), args_.end()), env_);
+    log_warnings(res);
     if (!res.cfg) {
       obs::error("config reload rejected; the previous config stays in force",
                  {{"errors", format_errors(res.errors, res.config_path.empty() ? "flags" : res.config_path)}});
@@ -290,8 +305,15 @@ class server {
         res.cfg->credentials.role_arn != old->cfg.credentials.role_arn) {
       obs::warn("the credentials block changes only on restart; new route roles are picked up now");
     }
+    if (shared_.scraper != nullptr) {
+      // The scraper applies its section first: if it refuses it (a TLS file, credentials), nothing changes.
+      if (auto e = shared_.scraper->reload(res.cfg->scrape); !e.empty()) {
+        obs::error("config reload rejected by the scraper; the previous config stays in force", {{"error", e}});
+        return;
+      }
+    }
     auto compiled = compile(std::move(*res.cfg), shared_.resolve_store);
-    obs::info("config reloaded", {{"routes", compiled->routes.size()}});
+    obs::info("config reloaded", {{"routes", compiled->routes.size()}, {"scrape_jobs", compiled->cfg.scrape.job_count()}});
     shared_.rt.store(std::move(compiled));
   }
 
@@ -308,6 +330,13 @@ class server {
 
   using clock = std::chrono::steady_clock;
   asio::awaitable<void> drain(clock::time_point deadline) {
+    // The scraper stops scraping and its senders deliver what they can within the same grace period, on
+    // their own thread, while the proxy finishes its requests.
+    std::future<void> scraper_done;
+    if (shared_.scraper != nullptr) {
+      auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+      scraper_done = std::async(std::launch::async, [s = shared_.scraper, grace] { s->shutdown(grace); });
+    }
     asio::steady_timer timer(workers_[0]->ioc);
     while (shared_.connections.load() > 0 && clock::now() < deadline) {
       timer.expires_after(std::chrono::milliseconds(20));
@@ -316,6 +345,11 @@ class server {
     }
     if (shared_.connections.load() > 0) {
       obs::warn("grace period over; closing the remaining connections", {{"connections", shared_.connections.load()}});
+    }
+    while (scraper_done.valid() &&
+           scraper_done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(use_tuple);
     }
     stopping_ = true;
     boost::system::error_code ec;
@@ -344,11 +378,12 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   obs::level l = obs::level::info;
   obs::parse_level(res.cfg->log_level, l);
   obs::configure(l, res.cfg->log_format == "json" ? obs::log_format::json : obs::log_format::logfmt);
+  log_warnings(res);
 
   std::unique_ptr<asio::ssl::context> tls;
   try {
     tls = std::make_unique<asio::ssl::context>(net::make_client_tls_context(
-        {.ca_file = res.cfg->tls.ca_file, .verify = !res.cfg->tls.insecure_skip_verify}));
+        net::tls_settings::server_auth(res.cfg->tls.ca_file, !res.cfg->tls.insecure_skip_verify)));
   } catch (const std::exception& e) {
     obs::error("TLS setup failed", {{"error", e.what()}});
     return 1;
@@ -377,6 +412,31 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
               {{"reason", hub->not_ready_reason()}});
   }
   shared.metrics.build_info.with({SIGV4_SIDECAR_VERSION_STRING}).set(1);
+
+  const auto& live = shared.rt.load()->cfg;
+  scraper::manager scrape(scraper::manager_deps{
+      .registry = registry,
+      .store_for = [h = hub.get()](const scraper::sigv4_settings& s, std::string& error) -> const creds::credential_store* {
+        if (!s.profile.empty()) {
+          error = "sigv4.profile '" + s.profile + "': one base identity per process; set it in the credentials: "
+                  "block (credentials.profile), or use sigv4.role_arn";
+          return nullptr;
+        }
+        sigv4_config c;
+        c.region = s.region;
+        c.role_arn = s.role_arn;
+        c.external_id = s.external_id;
+        return h->store_for(c);
+      },
+      .user_agent = std::string("sigv4-sidecar/") + SIGV4_SIDECAR_VERSION_STRING,
+      .default_tls = net::tls_settings::server_auth(live.tls.ca_file, !live.tls.insecure_skip_verify)});
+  shared.scraper = &scrape;
+  if (!live.scrape.empty()) {
+    if (auto e = scrape.start(live.scrape); !e.empty()) {
+      obs::error("the scraper cannot start", {{"error", e}});
+      return 1;
+    }
+  }
   server srv(shared, std::vector<std::string>(args.begin(), args.end()), env);
   return srv.run();
 }

@@ -17,6 +17,7 @@
 #include "obs/metrics.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/routing.hpp"
+#include "scraper/manager.hpp"
 #include "signer/signer.hpp"
 
 namespace sigv4::app {
@@ -35,6 +36,7 @@ struct shared_state {
   // Why /-/ready is 503 (every identity's credentials are checked); empty = ready. Unset: the base store only.
   std::function<std::string()> not_ready_reason;
   store_resolver resolve_store;  // for reloads: a new route role gets its refresher
+  scraper::manager* scraper = nullptr;  // the bundled scraper; it runs only when the config has scrape jobs
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
 };
@@ -57,7 +59,7 @@ struct worker {
 // One client connection, start to end. Exceptions are bugs: the caller logs them and only this session dies.
 boost::asio::awaitable<void> run_session(worker& w, boost::asio::ip::tcp::socket socket);
 
-// The admin endpoints: /-/healthy, /-/ready, /metrics.
+// The admin endpoints: /-/healthy, /-/ready, /metrics, /api/v1/targets.
 boost::asio::awaitable<void> run_admin_session(shared_state& s, boost::asio::ip::tcp::socket socket);
 
 }  // namespace sigv4::app

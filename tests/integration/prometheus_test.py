@@ -27,51 +27,15 @@ APIGW_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 POLL_SECONDS = 60
 
 
-def start_prometheus(binary, name, config_text, extra=()):
-    port = t.free_port()
-    d = os.path.join(t.work_dir(), name)
-    os.makedirs(d, exist_ok=True)
-    cfg = os.path.join(d, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write(config_text.replace("@PORT@", str(port)))
-    proc = t.start_process([binary, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
-                            f"--web.listen-address={L}:{port}", "--log.level=info", *extra], name=name)
-    deadline = time.monotonic() + 30
-    while True:
-        if not proc.alive():
-            raise RuntimeError(f"{name} exited:\n{proc.log_tail()}")
-        try:
-            if t.http_request(L, port, "GET", "/-/ready", [("Host", f"{L}:{port}")], timeout=2).status == 200:
-                return proc, port
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{name} not ready:\n{proc.log_tail()}")
-        time.sleep(0.2)
+start_prometheus = t.start_prometheus
 
 
 def query(port, promql):
-    """Instant PromQL query -> list of (labels dict, value float)."""
-    r = t.http_request(L, port, "GET", "/api/v1/query?" + urllib.parse.urlencode({"query": promql}),
-                       [("Host", f"{L}:{port}")], timeout=5)
-    if r.status != 200:
-        return []
-    data = json.loads(r.body)
-    if data.get("status") != "success":
-        return []
-    return [(s["metric"], float(s["value"][1])) for s in data["data"]["result"]]
+    return t.prom_query(port, promql)
 
 
 def poll(port, promql, want, seconds=POLL_SECONDS):
-    """Polls until want(result) is true; returns (result, seconds taken) or (last result, None)."""
-    start = time.monotonic()
-    result = []
-    while time.monotonic() - start < seconds:
-        result = query(port, promql)
-        if want(result):
-            return result, time.monotonic() - start
-        time.sleep(0.5)
-    return result, None
+    return t.prom_poll(port, promql, want, seconds)
 
 
 def main():

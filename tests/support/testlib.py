@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 
 sys.path.insert(0, "/usr/lib/python3/dist-packages")  # Debian's botocore, not a pip one
 import botocore.auth  # noqa: E402
@@ -697,7 +698,7 @@ class Proxy:
         return self.process.stop(timeout)
 
 
-def start_proxy(binary, config=None, args=(), env=None, name="sidecar", timeout=10.0, wait=True):
+def start_proxy(binary, config=None, args=(), env=None, name="sidecar", timeout=10.0, wait=True, proxy_listener=True):
     """Starts `binary` with a config (a dict written as YAML, or text; its `listen`/`admin_listen` are set to
     free loopback ports when absent) and/or flags. Flags --port/--admin-listen are added when there is no
     config. env: the full environment (default credential_env()). Waits until both ports accept connections.
@@ -735,7 +736,8 @@ def start_proxy(binary, config=None, args=(), env=None, name="sidecar", timeout=
     p = Proxy(proc, port, admin_port, config_path)
     if wait:
         deadline = time.monotonic() + timeout
-        for prt in (port, admin_port):
+        # A scraper-only config (no routes) opens no proxy listener: only the admin port is waited for.
+        for prt in (port, admin_port) if proxy_listener else (admin_port,):
             while True:
                 if not proc.alive():
                     raise RuntimeError(f"{name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
@@ -827,3 +829,53 @@ def header_names(echo):
 def echo_header(echo, name):
     """Values of header `name` in a verifier echo (list)."""
     return [v for n, v in echo["headers"] if n.lower() == name.lower()]
+
+
+# --- Prometheus (Debian's package) as an agent, a receiver or a reference --------------------------------
+
+def start_prometheus(binary, name, config_text, extra=()):
+    port = free_port()
+    d = os.path.join(work_dir(), name)
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write(config_text.replace("@PORT@", str(port)))
+    proc = start_process([binary, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
+                          f"--web.listen-address={LOOPBACK}:{port}", "--log.level=info", *extra], name=name)
+    deadline = time.monotonic() + 30
+    while True:
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited:\n{proc.log_tail()}")
+        try:
+            r = http_request(LOOPBACK, port, "GET", "/-/ready", [("Host", f"{LOOPBACK}:{port}")], timeout=2)
+            if r.status == 200:
+                return proc, port
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready:\n{proc.log_tail()}")
+        time.sleep(0.2)
+
+
+def prom_query(port, promql):
+    """Instant PromQL query -> list of (labels dict, value float)."""
+    r = http_request(LOOPBACK, port, "GET", "/api/v1/query?" + urllib.parse.urlencode({"query": promql}),
+                     [("Host", f"{LOOPBACK}:{port}")], timeout=5)
+    if r.status != 200:
+        return []
+    data = json.loads(r.body)
+    if data.get("status") != "success":
+        return []
+    return [(s["metric"], float(s["value"][1])) for s in data["data"]["result"]]
+
+
+def prom_poll(port, promql, want, seconds=60):
+    """Polls until want(result) is true; returns (result, seconds taken) or (last result, None)."""
+    start = time.monotonic()
+    result = []
+    while time.monotonic() - start < seconds:
+        result = prom_query(port, promql)
+        if want(result):
+            return result, time.monotonic() - start
+        time.sleep(0.5)
+    return result, None

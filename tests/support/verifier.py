@@ -3,7 +3,8 @@
 
   verifier.py --listen 127.0.0.1:PORT --credentials AKID:SECRET[:TOKEN] [--credentials ...]
               [--tls-cert CERT --tls-key KEY] [--forward-to http://127.0.0.1:PORT] [--port-file FILE]
-              [--max-skew SECONDS] [--idle-timeout SECONDS] [--max-body BYTES]
+              [--max-skew SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--require-service NAME]
+              [--forward-path PATH]
 
 Every request must carry `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
 The signature is recomputed the way an AWS (non-S3) front end does it, with botocore's SigV4Auth pieces
@@ -392,6 +393,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise Rejection(403, "IncompleteSignatureException", f"Bad X-Amz-Date: {amz_date!r}",
                             "bad x-amz-date") from None
+        want = self.server.require_service
+        if want and auth["service"] != want:
+            raise Rejection(403, "InvalidSignatureException",
+                            f"Credential should be scoped to correct service: '{want}'. ", "wrong service")
         if auth["date"] != amz_date[:8]:
             raise Rejection(403, "InvalidSignatureException",
                             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
@@ -446,7 +451,10 @@ class Handler(BaseHTTPRequestHandler):
         conn_class = http.client.HTTPSConnection if base.scheme == "https" else http.client.HTTPConnection
         conn = conn_class(base.hostname, base.port, timeout=30)
         try:
-            conn.putrequest(self.command, base.path.rstrip("/") + self.raw_target, skip_host=True,
+            target = self.raw_target
+            if self.server.forward_path:  # an AMP workspace path onto a plain receiver's /api/v1/write
+                target = self.server.forward_path
+            conn.putrequest(self.command, base.path.rstrip("/") + target, skip_host=True,
                             skip_accept_encoding=True)
             conn.putheader("Host", base.netloc)
             for name, value in self.headers.items():
@@ -560,6 +568,9 @@ class VerifierServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    require_service = None  # --require-service
+    forward_path = None  # --forward-path
+
     def __init__(self, address, credentials, ssl_context=None, forward_to=None, max_skew=900, max_body=64 << 20):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.credentials = credentials
@@ -645,6 +656,8 @@ def main(argv=None):
     p.add_argument("--max-skew", type=int, default=900, help="allowed X-Amz-Date skew, seconds (900)")
     p.add_argument("--idle-timeout", type=float, default=60.0, help="close idle connections after (60 s)")
     p.add_argument("--max-body", type=int, default=64 << 20, help="largest request body accepted (64 MiB)")
+    p.add_argument("--forward-path", help="forward every verified request to this path instead of its own")
+    p.add_argument("--require-service", help="reject signatures scoped to any other signing name (as AWS does)")
     args = p.parse_args(argv)
 
     ctx = None
@@ -664,6 +677,8 @@ def main(argv=None):
     Handler.timeout = args.idle_timeout
     server = VerifierServer(args.listen, parse_credentials(args.credentials), ctx, forward, args.max_skew,
                             args.max_body)
+    server.require_service = args.require_service
+    server.forward_path = args.forward_path
     port = server.server_address[1]
     if args.port_file:
         tmp = f"{args.port_file}.tmp{os.getpid()}"
