@@ -10,7 +10,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   libre2-dev libsnappy-dev libprotobuf-dev protobuf-compiler zlib1g-dev
-  python3 python3-botocore
+  python3 python3-botocore python3-snappy python3-protobuf
   prometheus prometheus-node-exporter curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
