@@ -200,7 +200,7 @@ struct manager::impl {
   std::map<std::string, instance_state> instances;
   mutable std::mutex view_mutex;  // instances' job and loop maps, for targets_json from other threads
   std::unique_ptr<asio::steady_timer> sd_timer;
-  std::atomic<bool> started{false};
+  std::atomic<bool> starting{false};
   std::vector<std::unique_ptr<creds::credential_store>> static_stores;
 
   asio::ssl::context* tls_for(const tls_settings& t) {
@@ -513,6 +513,7 @@ manager::~manager() { shutdown(std::chrono::milliseconds(0)); }
 
 std::string manager::start(const scraper_config& cfg) {
   auto& m = *impl_;
+  m.starting = true;
   m.thread = std::thread([&m] { m.ioc.run(); });
   auto error = m.on_thread([&] {
     m.sd_timer = std::make_unique<asio::steady_timer>(m.ioc);
@@ -520,11 +521,11 @@ std::string manager::start(const scraper_config& cfg) {
     if (e.empty()) m.poll_files();
     return e;
   });
+  m.starting = false;
   if (!error.empty()) {
     shutdown(std::chrono::milliseconds(0));
     return error;
   }
-  m.started = true;
   std::size_t jobs = cfg.job_count(), remotes = cfg.remote_count();
   obs::info("scraper started", {{"jobs", jobs}, {"remote_writes", remotes},
                                 {"delivery", cfg.wal_directory.empty() ? "in memory (no spool configured)"
@@ -540,7 +541,6 @@ std::string manager::reload(const scraper_config& cfg) {
 void manager::shutdown(std::chrono::milliseconds grace) {
   auto& m = *impl_;
   if (!m.thread.joinable()) return;
-  m.started = false;
   // Stop scraping (no end-of-run stale markers: the process goes away, as Prometheus does on shutdown), then
   // let every sender flush within the grace period.
   auto done = asio::co_spawn(
@@ -606,7 +606,8 @@ std::string manager::targets_json() const {
 }
 
 std::string manager::not_ready_reason() const {
-  return impl_->started ? std::string() : std::string("the scraper has not started");
+  // Not ready only between start() and its config being applied; a sidecar without scrape jobs never is.
+  return impl_->starting ? std::string("the scraper is starting") : std::string();
 }
 
 }  // namespace sigv4::scraper
