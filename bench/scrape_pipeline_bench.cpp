@@ -1,0 +1,237 @@
+// One scrape as the scraper runs it, on one core: a node_exporter-like page of ~1000 series through
+// scrape_cache::append_page (target labels, metric_relabel_configs), the synthetic series, then the samples
+// cut into remote-write batches (the queue's default 500 per send), encoded with external labels and
+// snappy-compressed. items/s is samples per second. Run pinned:
+//   taskset -c 0 build/<dir>/bench/scrape_pipeline_bench
+// warm: the cache holds every series (the second and later scrapes of a target). cold: a new cache each time
+// (the first scrape, or after a reload changed the label-shaping config): labels decoded, target labels
+// merged, relabeling run and a series allocated per sample.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "scraper/relabel.hpp"
+#include "scraper/remote_write.hpp"
+#include "scraper/scrape_cache.hpp"
+
+namespace sigv4::scraper {
+namespace {
+
+constexpr std::size_t samples_per_send = 500;  // queue_config max_samples_per_send, Prometheus 2.42's default
+
+// node_exporter 1.x on a 64-CPU host with a few disks and NICs: per-CPU counters dominate, then filesystems,
+// network devices, disk histograms, the Go runtime, plain gauges; HELP and TYPE before every family.
+std::string node_exporter_page() {
+  std::string p;
+  auto family = [&](const std::string& name, const char* type, const char* help) {
+    p += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto value = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return std::string(buf);
+  };
+  family("node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.");
+  const char* modes[] = {"idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"};
+  for (int cpu = 0; cpu < 64; ++cpu) {
+    for (const char* m : modes) {
+      p += "node_cpu_seconds_total{cpu=\"" + std::to_string(cpu) + "\",mode=\"" + m + "\"} " +
+           value(123456.78 + cpu * 17.25) + "\n";
+    }
+  }
+  const char* fs[] = {"node_filesystem_avail_bytes", "node_filesystem_free_bytes", "node_filesystem_size_bytes",
+                      "node_filesystem_files", "node_filesystem_files_free", "node_filesystem_readonly"};
+  for (const char* m : fs) {
+    family(m, "gauge", "Filesystem statistic.");
+    for (int d = 0; d < 16; ++d) {
+      p += std::string(m) + "{device=\"/dev/nvme0n1p" + std::to_string(d) +
+           "\",fstype=\"ext4\",mountpoint=\"/mnt/disk" + std::to_string(d) + "\"} " + value(1.0e11 + d * 4096) +
+           "\n";
+    }
+  }
+  const char* net[] = {"node_network_receive_bytes_total",   "node_network_transmit_bytes_total",
+                       "node_network_receive_packets_total", "node_network_transmit_packets_total",
+                       "node_network_receive_errs_total",    "node_network_transmit_errs_total",
+                       "node_network_receive_drop_total",    "node_network_transmit_drop_total"};
+  for (const char* m : net) {
+    family(m, "counter", "Network device statistic.");
+    for (int d = 0; d < 16; ++d) {
+      p += std::string(m) + "{device=\"eth" + std::to_string(d) + "\"} " + value(9.87654321e9 + d) + "\n";
+    }
+  }
+  family("node_disk_io_time_seconds", "histogram", "Disk IO time.");
+  for (int d = 0; d < 8; ++d) {
+    const std::string dev = "nvme" + std::to_string(d) + "n1";
+    for (const char* le :
+         {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}) {
+      p += "node_disk_io_time_seconds_bucket{device=\"" + dev + "\",le=\"" + le + "\"} 8412\n";
+    }
+    p += "node_disk_io_time_seconds_sum{device=\"" + dev + "\"} 1234.5\n";
+    p += "node_disk_io_time_seconds_count{device=\"" + dev + "\"} 8412\n";
+  }
+  family("go_gc_duration_seconds", "summary", "A summary of the pause duration of garbage collection cycles.");
+  for (const char* q : {"0", "0.25", "0.5", "0.75", "1"}) {
+    p += std::string("go_gc_duration_seconds{quantile=\"") + q + "\"} 4.2219e-05\n";
+  }
+  p += "go_gc_duration_seconds_sum 0.138262171\ngo_gc_duration_seconds_count 2311\n";
+  for (int c = 0; c < 20; ++c) {
+    family("node_scrape_collector_duration_seconds", "gauge", "Duration of a collector scrape.");
+    p += "node_scrape_collector_duration_seconds{collector=\"c" + std::to_string(c) + "\"} 0.000123\n";
+  }
+  for (int g = 0; g < 120; ++g) {
+    const std::string name = "node_memory_Item" + std::to_string(g) + "_bytes";
+    family(name, "gauge", "Memory information field.");
+    p += name + " " + value(8.123e9 + g) + "\n";
+  }
+  return p;
+}
+
+relabel_rule rule(relabel_spec spec) {
+  auto r = compile(spec);
+  if (auto* err = std::get_if<std::string>(&r)) {
+    std::fprintf(stderr, "relabel rule: %s\n", err->c_str());
+    std::abort();
+  }
+  return std::get<relabel_rule>(std::move(r));
+}
+
+// What users commonly write: drop a noisy family, drop the Go runtime, turn a device path into a short label,
+// drop a label nobody queries.
+relabel_rules metric_relabel() {
+  auto on = [](std::vector<std::string> sources, std::string regex, relabel_action action) {
+    relabel_spec s;
+    s.source_labels = std::move(sources);
+    s.source_labels_set = !s.source_labels.empty();
+    s.regex = std::move(regex);
+    s.regex_set = true;
+    s.action = action;
+    return s;
+  };
+  relabel_spec disk = on({"device"}, "/dev/(.+)", relabel_action::replace);
+  disk.target_label = "disk";
+  return {rule(on({"__name__"}, "node_scrape_collector_.*", relabel_action::drop)),
+          rule(on({"__name__"}, "go_.*", relabel_action::drop)), rule(disk),
+          rule(on({}, "fstype", relabel_action::labeldrop))};
+}
+
+struct fixture {
+  std::string page = node_exporter_page();
+  labels target = {{"instance", "ip-10-0-12-34.eu-west-1.compute.internal:9100"}, {"job", "node"}};
+  labels external = {{"cluster", "prod-eu-west-1"}, {"replica", "sidecar-0"}};
+  relabel_rules rules = metric_relabel();
+  sample_context ctx = [this] {
+    sample_context c;
+    c.target_labels = &target;
+    c.metric_relabel = &rules;
+    return c;
+  }();
+  std::vector<sample> batch;
+  write_request_encoder encoder;
+  std::string body;
+  std::size_t body_bytes = 0;
+  std::size_t raw_bytes = 0;
+  std::size_t page_samples = 0;
+
+  // One scrape_done(): page, synthetic series, then the sender's batches of samples_per_send.
+  std::size_t scrape(scrape_cache& cache, std::int64_t now_ms) {
+    batch.clear();
+    auto r = cache.append_page(page, "text/plain; version=0.0.4", now_ms, ctx, batch);
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "append_page: %s\n", r.error.c_str());
+      std::abort();
+    }
+    page_samples = r.total;
+    cache.append_report({.up = true, .duration_seconds = 0.01, .page = r}, now_ms, target, batch);
+    body_bytes = raw_bytes = 0;
+    std::span<const sample> all(batch);
+    for (std::size_t at = 0; at < all.size(); at += samples_per_send) {
+      encoder.encode(all.subspan(at, std::min(samples_per_send, all.size() - at)), external, body);
+      body_bytes += body.size();
+      raw_bytes += encoder.last_uncompressed().size();
+    }
+    return batch.size();
+  }
+};
+
+// items: the samples on the page (what a scrape reads); written: what goes to remote write (after the drop
+// rules, plus the 5 synthetic series).
+void report(benchmark::State& state, const fixture& f, std::size_t written) {
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(f.page_samples));
+  state.counters["page_samples"] = static_cast<double>(f.page_samples);
+  state.counters["written"] = static_cast<double>(written);
+  state.counters["page_bytes"] = static_cast<double>(f.page.size());
+  state.counters["raw_bytes"] = static_cast<double>(f.raw_bytes);
+  state.counters["snappy_bytes"] = static_cast<double>(f.body_bytes);
+}
+
+void pipeline_warm(benchmark::State& state) {
+  fixture f;
+  scrape_cache cache;
+  std::int64_t now = 1'700'000'000'000;
+  std::size_t n = f.scrape(cache, now);  // the first scrape fills the cache
+  for (auto _ : state) {
+    now += 15'000;
+    n = f.scrape(cache, now);
+    benchmark::DoNotOptimize(f.body.data());
+  }
+  report(state, f, n);
+}
+
+void pipeline_cold(benchmark::State& state) {
+  fixture f;
+  std::int64_t now = 1'700'000'000'000;
+  std::size_t n = 0;
+  for (auto _ : state) {
+    scrape_cache cache;
+    n = f.scrape(cache, now += 15'000);
+    benchmark::DoNotOptimize(f.body.data());
+    state.PauseTiming();  // the cache's teardown is not part of a scrape
+    { scrape_cache gone = std::move(cache); }
+    state.ResumeTiming();
+  }
+  report(state, f, n);
+}
+
+// The two halves of the warm pipeline, to see where its time goes.
+void append_warm(benchmark::State& state) {
+  fixture f;
+  scrape_cache cache;
+  std::int64_t now = 1'700'000'000'000;
+  f.scrape(cache, now);
+  for (auto _ : state) {
+    f.batch.clear();
+    auto r = cache.append_page(f.page, "text/plain; version=0.0.4", now += 15'000, f.ctx, f.batch);
+    cache.append_report({.up = true, .duration_seconds = 0.01, .page = r}, now, f.target, f.batch);
+    benchmark::DoNotOptimize(f.batch.data());
+  }
+  report(state, f, f.batch.size());
+}
+
+void encode_only(benchmark::State& state) {
+  fixture f;
+  scrape_cache cache;
+  f.scrape(cache, 1'700'000'000'000);
+  std::span<const sample> all(f.batch);
+  for (auto _ : state) {
+    for (std::size_t at = 0; at < all.size(); at += samples_per_send) {
+      f.encoder.encode(all.subspan(at, std::min(samples_per_send, all.size() - at)), f.external, f.body);
+      benchmark::DoNotOptimize(f.body.data());
+    }
+  }
+  report(state, f, all.size());
+}
+
+BENCHMARK(pipeline_warm);
+BENCHMARK(pipeline_cold);
+BENCHMARK(append_warm);
+BENCHMARK(encode_only);
+
+}  // namespace
+}  // namespace sigv4::scraper
+
+BENCHMARK_MAIN();
