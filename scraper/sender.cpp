@@ -21,6 +21,11 @@ obs::rate_limiter& send_log_limiter() {
   return l;
 }
 
+obs::rate_limiter& drop_log_limiter() {
+  static obs::rate_limiter l(std::chrono::seconds(10));
+  return l;
+}
+
 void log_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -191,6 +196,13 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
                                                : "http_4xx";
     metrics_.send_errors.with({rt_.name, rt_.url_text, kind}).inc();
     std::string detail = res.error ? res.error->message : describe_http_failure(res.status, res.body);
+    // Prometheus logs the body's first line: a receiver that is not AWS (Prometheus, Mimir, Thanos) says why in
+    // plain text, which describe_http_failure only looks into for AWS's JSON/XML message.
+    if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);
+    if (!res.error && !first_line.empty() && explain_aws_error(res.status, res.body).message.empty()) {
+      detail += ": ";
+      detail += first_line.substr(0, 300);
+    }
     std::uint64_t suppressed = 0;
     if (o.kind == outcome_kind::drop) {
       obs::error("remote_write: batch refused, dropped", {{"remote", rt_.name}, {"url", rt_.url_text},
@@ -217,6 +229,11 @@ void remote_sender::publish() {
     auto reason = static_cast<loss_reason>(r);
     auto& fam = is_send_failure(reason) ? metrics_.samples_failed : metrics_.samples_dropped;
     fam.with({n, u, std::string(to_string(reason))}).inc(d);
+    std::uint64_t suppressed = 0;
+    if (reason == loss_reason::queue_full && drop_log_limiter().allow(suppressed)) {
+      obs::warn("remote_write: queue full, newest samples dropped (raise queue_config.capacity or max_shards)",
+                {{"remote", n}, {"url", u}, {"dropped", d}, {"suppressed", suppressed}});
+    }
   }
   metrics_.samples_pending.with({n, u}).set(static_cast<double>(s.samples_pending));
   metrics_.highest_sent.with({n, u}).set(static_cast<double>(s.highest_sent_timestamp_ms) / 1000.0);
