@@ -27,6 +27,8 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+constexpr std::size_t initial_shards = 4;
+
 // A fingerprint of the settings that, when they change, make a sender or a job different.
 void put(std::string& f, std::string_view s) {
   f += std::to_string(s.size());
@@ -273,6 +275,10 @@ struct manager::impl {
           if (!u) return "remote_write " + r.url + ": " + problem;
           rt.url = *u;
           rt.queue = r.queue;
+          // Until shards scale with the load (the next issue), a remote starts with a few: one shard sends one
+          // batch per round trip (500 samples per ~50 ms to AMP), fewer than a thousand-target scraper makes.
+          rt.queue.min_shards = std::min(std::max<std::size_t>(r.queue.min_shards, initial_shards),
+                                         std::max<std::size_t>(1, r.queue.max_shards));
           rt.timeout = r.remote_timeout;
           rt.headers = r.headers;
           rt.write_relabel = r.write_relabel;

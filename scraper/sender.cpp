@@ -21,6 +21,11 @@ obs::rate_limiter& send_log_limiter() {
   return l;
 }
 
+obs::rate_limiter& drop_log_limiter() {
+  static obs::rate_limiter l(std::chrono::seconds(10));
+  return l;
+}
+
 void log_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -224,6 +229,11 @@ void remote_sender::publish() {
     auto reason = static_cast<loss_reason>(r);
     auto& fam = is_send_failure(reason) ? metrics_.samples_failed : metrics_.samples_dropped;
     fam.with({n, u, std::string(to_string(reason))}).inc(d);
+    std::uint64_t suppressed = 0;
+    if (reason == loss_reason::queue_full && drop_log_limiter().allow(suppressed)) {
+      obs::warn("remote_write: queue full, newest samples dropped (raise queue_config.capacity or max_shards)",
+                {{"remote", n}, {"url", u}, {"dropped", d}, {"suppressed", suppressed}});
+    }
   }
   metrics_.samples_pending.with({n, u}).set(static_cast<double>(s.samples_pending));
   metrics_.highest_sent.with({n, u}).set(static_cast<double>(s.highest_sent_timestamp_ms) / 1000.0);
