@@ -991,7 +991,7 @@ TEST(check_config, unreadable_file_and_usage) {
 // ---- shipped examples ----
 
 TEST(config_examples, every_example_config_is_valid) {
-  auto env = env_of({{"AWS_REGION", "us-west-2"}});
+  auto env = env_of({{"AWS_REGION", "us-west-2"}, {"CLUSTER_NAME", "prod"}});
   int checked = 0;
   for (const auto& dir : {std::string(SIGV4_TEST_DATA_DIR "/../../deploy/examples")}) {
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
@@ -1001,7 +1001,32 @@ TEST(config_examples, every_example_config_is_valid) {
       ++checked;
     }
   }
-  EXPECT_GE(checked, 2);
+  EXPECT_GE(checked, 4);
+}
+
+TEST(config_examples, scraper_examples_say_what_they_claim) {
+  auto env = env_of({{"CLUSTER_NAME", "prod"}});
+  auto alone = load_config_file(SIGV4_TEST_DATA_DIR "/../../deploy/examples/scraper-apigw-amp.yaml", env);
+  ASSERT_TRUE(alone.cfg) << dump(alone.errors);
+  EXPECT_TRUE(alone.cfg->routes.empty());
+  ASSERT_EQ(alone.cfg->scrape.instances.size(), 1u);
+  const auto& inst = alone.cfg->scrape.instances[0];
+  ASSERT_EQ(inst.jobs.size(), 3u);
+  EXPECT_TRUE(inst.jobs[0].sigv4.enabled);
+  EXPECT_FALSE(inst.jobs[1].sigv4.enabled);
+  ASSERT_EQ(inst.remotes.size(), 1u);
+  EXPECT_EQ(inst.remotes[0].sigv4.service, "aps");
+  EXPECT_EQ(inst.remotes[0].sigv4.region, "us-east-1");
+  EXPECT_EQ(scraper::get(alone.cfg->scrape.global.external_labels, "cluster"), "prod");
+
+  auto agent = load_config_file(SIGV4_TEST_DATA_DIR "/../../deploy/examples/grafana-agent-static.yaml", env);
+  ASSERT_TRUE(agent.cfg) << dump(agent.errors);
+  ASSERT_EQ(agent.cfg->scrape.instances.size(), 1u);
+  const auto& job = agent.cfg->scrape.instances[0].jobs.at(0);
+  EXPECT_TRUE(job.sigv4.enabled);
+  EXPECT_EQ(job.sigv4.service, "execute-api");
+  EXPECT_EQ(agent.cfg->scrape.wal_directory, "/var/lib/sigv4-sidecar");
+  EXPECT_GE(agent.warnings.size(), 2u);  // authorization.type ignored; __host__ is no Prometheus label
 }
 
 TEST(config_examples, amp_and_api_gateway_examples_say_what_they_claim) {
