@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <unordered_set>
 
 #include "scraper/textparse.hpp"
 
@@ -108,7 +107,6 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
                                         const sample_context& ctx, std::vector<sample>& out) {
   append_result r;
   const std::size_t start = out.size();
-  std::unordered_set<const series*> seen_now;
   std::vector<series_ptr> cur;
   cur.reserve(prev_.size());
   std::size_t non_stale = 0;
@@ -165,7 +163,8 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
       continue;
     }
     out.push_back(sample{it->second.s, t, v});
-    if (!ts && seen_now.insert(it->second.s.get()).second) cur.push_back(it->second.s);
+    // No series comes here twice per page (a repeat is a duplicate above), so cur holds each once.
+    if (!ts) cur.push_back(it->second.s);
     if (is_new) ++r.series_added;
     ++r.added;
   }
@@ -174,8 +173,17 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     out.resize(start);
     return r;
   }
-  for (const auto& s : prev_) {
-    if (!seen_now.contains(s.get())) out.push_back(sample{s, now_ms, stale_nan()});
+  // Staleness: what the previous scrape had and this one lacks. A page usually keeps its series and their
+  // order, which one pass confirms; otherwise a sorted copy is searched (no per-series node allocations,
+  // which a hash set built on every scrape cost as much as the rest of the cache's work).
+  if (!std::ranges::equal(cur, prev_)) {
+    std::vector<const series*> now;
+    now.reserve(cur.size());
+    for (const auto& s : cur) now.push_back(s.get());
+    std::ranges::sort(now);
+    for (const auto& s : prev_) {
+      if (!std::ranges::binary_search(now, s.get())) out.push_back(sample{s, now_ms, stale_nan()});
+    }
   }
   prev_ = std::move(cur);
   done(!page.empty());
