@@ -159,7 +159,11 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
 
 asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
   static const labels none;
-  encoder_.encode(samples, rt_.write_relabel.empty() ? rt_.external : none, body_);
+  // The body lives in this coroutine's frame: every shard is in a send() at once, and req.body (a view) must
+  // stay the bytes that were signed until round_trip is done. A member buffer shared by the shards was
+  // overwritten mid-request by the next shard's encode (snappy garbage, signature mismatches, 403 drops).
+  std::string body;
+  encoder_.encode(samples, rt_.write_relabel.empty() ? rt_.external : none, body);
   net::client_request req;
   req.method = "POST";
   req.target = rt_.url.target;
@@ -169,8 +173,8 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
                  {"User-Agent", user_agent_},
                  {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
   for (const auto& h : rt_.headers) req.headers.push_back(h);
-  req.body = body_;
-  const std::string payload = rt_.auth.sigv4 ? sha256_hex(body_) : std::string(empty_payload_sha256);
+  req.body = body;
+  const std::string payload = rt_.auth.sigv4 ? sha256_hex(body) : std::string(empty_payload_sha256);
   auto authorized = authorize(rt_.auth, req.method, req.target, payload, req.headers, signer_,
                               std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   if (!authorized.error.empty()) {
@@ -183,7 +187,7 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
     }
     co_return outcome{.kind = outcome_kind::retry, .message = authorized.error};
   }
-  metrics_.bytes_sent.with({rt_.name, rt_.url_text}).inc(body_.size());
+  metrics_.bytes_sent.with({rt_.name, rt_.url_text}).inc(body.size());
   auto res = co_await net::round_trip(pool_, req, {steady::now() + rt_.timeout, 64 * 1024});
   std::string_view first_line = res.body;
   if (auto nl = first_line.find('\n'); nl != std::string_view::npos) first_line = first_line.substr(0, nl);
