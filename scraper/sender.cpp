@@ -191,6 +191,7 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
   auto res = co_await net::round_trip(pool_, req, {steady::now() + rt_.timeout, 64 * 1024});
   std::string_view first_line = res.body;
   if (auto nl = first_line.find('\n'); nl != std::string_view::npos) first_line = first_line.substr(0, nl);
+  first_line = first_line.substr(0, 512);
   outcome o = classify(res.status, res.header("Retry-After"), first_line, res.error.has_value() && res.status == 0,
                        rt_.queue, std::chrono::system_clock::now());
   if (o.kind != outcome_kind::success) {
@@ -199,7 +200,11 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
                        : res.status >= 500     ? "http_5xx"
                                                : "http_4xx";
     metrics_.send_errors.with({rt_.name, rt_.url_text, kind}).inc();
-    std::string detail = res.error ? res.error->message : describe_http_failure(res.status, res.body);
+    // The answer's first line as the receiver wrote it (o.message), and for AWS's known messages a hint.
+    std::string detail = res.error ? res.error->message : o.message;
+    if (!res.error) {
+      if (auto e = explain_aws_error(res.status, res.body); !e.hint.empty()) detail += " (hint: " + e.hint + ")";
+    }
     // Prometheus logs the body's first line: a receiver that is not AWS (Prometheus, Mimir, Thanos) says why in
     // plain text, which describe_http_failure only looks into for AWS's JSON/XML message.
     if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);
