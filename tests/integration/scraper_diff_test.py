@@ -34,11 +34,13 @@ import testlib as t  # noqa: E402
 L = t.LOOPBACK
 DATA = os.path.join(HERE, "..", "data", "scrape_diff")
 CONTENT_TYPES = {"text": "text/plain; version=0.0.4; charset=utf-8",
-                 "om": "application/openmetrics-text; version=1.0.0; charset=utf-8"}
+                 "om": "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                 "json": "application/json", "none": None}
 MIN_SCRAPES = 7        # every page, by both clients, before the recordings are compared
 MIN_SAMPLES = 3        # every compared series has at least this many samples in both
 SYNTHETIC_VALUES = ("up", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added")
-TIMESTAMPED = {"ts_moving", "ts_fixed", "ts_negative_value", "om_ts_moving", "om_ts_int", "changing_vanishing_ts"}
+TIMESTAMPED = {"ts_moving", "ts_fixed", "ts_negative_value", "om_ts_moving", "om_ts_int", "om_ts_frac",
+               "changing_vanishing_ts"}
 
 # Named exceptions to "Prometheus 2.42 is the oracle". Each covers the series `match` selects (left out of the
 # generic comparison on both sides); `check(prom, side)` then pins both behaviours: what 2.42 does, so the entry
@@ -154,7 +156,9 @@ class Pages:
         self.texts = {}
         for name, m in self.manifest.items():
             if "file" in m:
-                with open(os.path.join(DATA, "pages", m["file"]), encoding="utf-8") as f:
+                # surrogateescape: a page may hold bytes that are not UTF-8 on purpose
+                with open(os.path.join(DATA, "pages", m["file"]), encoding="utf-8", errors="surrogateescape",
+                          newline="") as f:
                     self.texts[name] = f.read()
         self.lock = threading.Lock()
         self.counts = {}  # (user agent, target) -> scrapes
@@ -188,7 +192,8 @@ class Pages:
             return f'echo_request{{path="{esc(path)}",query="{esc(query)}"}} {n}\n'
         ts_ms = self.t0_ms + n * 1000
         subst = {"@N@": str(n), "@TS_MS@": str(ts_ms), "@TS_S@": f"{ts_ms // 1000}.{ts_ms % 1000:03d}",
-                 "@TS_S_INT@": str(ts_ms // 1000), "@FIXED_MS@": str(self.t0_ms)}
+                 "@TS_S_INT@": str(ts_ms // 1000), "@TS_S_FRAC@": f"{ts_ms // 1000}.123",
+                 "@FIXED_MS@": str(self.t0_ms)}
         out = []
         for line in self.texts[name].splitlines(keepends=True):
             if line.startswith("@UPTO3@"):
@@ -214,8 +219,8 @@ class Pages:
             return 404, [("Content-Type", "text/plain")], b"no such page\n"
         if "fail_after" in m and n > m["fail_after"]:
             return 500, [("Content-Type", "text/plain")], b"failing on purpose\n"
-        body = self.render(name, n, split.path, split.query).encode("utf-8")
-        headers = [("Content-Type", CONTENT_TYPES[m["type"]])]
+        body = self.render(name, n, split.path, split.query).encode("utf-8", errors="surrogateescape")
+        headers = [("Content-Type", CONTENT_TYPES[m["type"]])] if CONTENT_TYPES[m["type"]] else []
         if m.get("gzip"):
             body = gzip.compress(body)
             headers.append(("Content-Encoding", "gzip"))
@@ -358,16 +363,16 @@ def sanity(prom, side, pages):
     """The diff alone would pass if both agents were wrong the same way (or recorded nothing): these pin what the
     corpus is there to show."""
     for rec, who in ((prom, "prometheus"), (side, "sidecar")):
-        ups = {j: values(rec, "up", j) for j in ("text_basic", "om_gzip", "text_malformed", "om_malformed",
-                                                  "limit_exceeded", "limit_exact", "limit_after_relabel",
-                                                  "gone_target", "failing", "file_sd", "relabel_target_dropped")}
-        ok = (all(v and set(v[0]) == {"1.0"} for v in (ups["text_basic"], ups["om_gzip"], ups["limit_exact"],
-                                               ups["limit_after_relabel"]))
-              and all(v and set(v[0]) == {"0.0"} for v in (ups["text_malformed"], ups["om_malformed"],
-                                                   ups["limit_exceeded"], ups["gone_target"]))
+        up_jobs = ("text_basic", "om_gzip", "limit_exact", "limit_after_relabel", "no_content_type",
+                   "json_content_type", "body_limit_ok")
+        down_jobs = ("text_malformed", "om_malformed", "limit_exceeded", "gone_target", "text_bad_utf8", "text_crlf",
+                     "body_limit", "body_limit_gzip", "label_limit", "label_length_limits")
+        ups = {j: values(rec, "up", j) for j in up_jobs + down_jobs + ("failing", "file_sd", "relabel_target_dropped")}
+        ok = (all(ups[j] and set(ups[j][0]) == {"1.0"} for j in up_jobs)
+              and all(ups[j] and set(ups[j][0]) == {"0.0"} for j in down_jobs)
               and ups["failing"] and ups["failing"][0][:4] == ["1.0", "1.0", "1.0", "0.0"] and len(ups["file_sd"]) == 3
               and ups["relabel_target_dropped"] == [])
-        t.check(ok, f"{who}: up as the corpus intends (pages up, malformed/limit/404 down, failing 1,1,1,0)", ups)
+        t.check(ok, f"{who}: up as the corpus intends (pages up; malformed, over a limit, 404 down; failing 1,1,1,0)", ups)
         stale = values(rec, "changing_vanishing", "changing") + values(rec, "failing_metric", "failing")
         t.check(len(stale) == 4 and all(v[3:] == ["STALE"] for v in stale),
                 f"{who}: vanished and failed series end with one stale marker", stale)
