@@ -38,7 +38,6 @@ CONTENT_TYPES = {"text": "text/plain; version=0.0.4; charset=utf-8",
                  "json": "application/json", "none": None}
 MIN_SCRAPES = 7        # every page, by both clients, before the recordings are compared
 MIN_SAMPLES = 3        # every compared series has at least this many samples in both
-SYNTHETIC_VALUES = ("up", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added")
 TIMESTAMPED = {"ts_moving", "ts_fixed", "ts_negative_value", "om_ts_moving", "om_ts_int", "om_ts_frac",
                "changing_vanishing_ts"}
 
@@ -88,9 +87,8 @@ def _check_empty_label_honor(prom, side):
         out.append(f"prometheus no longer drops the target's env for env=\"\": {p}")
     if len(s) != 1 or s[0].get("env") != "target_env":
         out.append(f"sidecar: expected env=target_env as for a series without env, got {s}")
-    if [v for v in _words(prom).values()][:1] and [v[:3] for v in _words(prom).values()] != \
-            [v[:3] for v in _words(side).values()]:
-        out.append("values differ")
+    if [v[:MIN_SAMPLES] for v in _words(prom).values()] != [v[:MIN_SAMPLES] for v in _words(side).values()]:
+        out.append(f"values differ: prometheus {list(_words(prom).values())}, sidecar {list(_words(side).values())}")
     return out
 
 
@@ -108,7 +106,8 @@ EXCEPTIONS = [
     {"name": "LEADING_BLANKS",
      "why": "exposition formats (text 0.0.4): 'Leading and trailing whitespace is ignored' "
             "(https://prometheus.io/docs/instrumenting/exposition_formats/#line-format). 2.42's text parser keeps "
-            "the leading blanks in __name__ ('\\t  spaced_metric') and fails the scrape (up 0); the sidecar skips them.",
+            "the leading blanks in __name__ ('\\t  spaced_metric') and fails the scrape (up 0); the sidecar "
+            "skips them.",
      "match": lambda lb: lb.get("job") == "text_leading_blank", "check": _check_leading_blanks},
     {"name": "NEGATIVE_ZERO",
      "why": "a sample value is a float64 (remote-write 1.0: 'Sample's values MUST be float64'; the page says -0, "
@@ -321,7 +320,8 @@ def compare_series(key, p, s, run_window):
     elif pv[:n] != sv[:n]:
         at = next(i for i in range(n) if pv[i] != sv[i])
         out.append(f"{show(key)}: values differ from sample {at}:\n"
-                   f"          prometheus {pv[max(0, at - 2):at + 4]}\n          sidecar    {sv[max(0, at - 2):at + 4]}")
+                   f"          prometheus {pv[max(0, at - 2):at + 4]}\n"
+                   f"          sidecar    {sv[max(0, at - 2):at + 4]}")
     tail = (pv if len(pv) > n else sv)[n:]
     if "STALE" in tail:
         out.append(f"{show(key)}: only {'prometheus' if len(pv) > n else 'sidecar'} has a stale marker: "
@@ -338,6 +338,23 @@ def compare_series(key, p, s, run_window):
     return out
 
 
+def label_diffs(only_prom, only_side):
+    """Pairs each series only the sidecar has with the closest one only Prometheus has (same name, most labels in
+    common) and says which labels differ: the readable part of a label-set mismatch."""
+    out = []
+    for sk in only_side:
+        sd = dict(sk)
+        peers = [dict(pk) for pk in only_prom if dict(pk).get("__name__") == sd.get("__name__")]
+        if not peers:
+            continue
+        pd = max(peers, key=lambda d: len(set(d.items()) & set(sd.items())))
+        diff = {n: (pd.get(n, "<none>"), sd.get(n, "<none>")) for n in sorted(set(pd) | set(sd))
+                if pd.get(n) != sd.get(n)}
+        out.append(f"  {sd.get('__name__')}: labels prometheus -> sidecar: " +
+                   ", ".join(f"{n}: {a!r} -> {b!r}" for n, (a, b) in diff.items()))
+    return out
+
+
 def compare(prom, side, run_window):
     by_job = {}
     for key in set(prom) | set(side):
@@ -351,6 +368,7 @@ def compare(prom, side, run_window):
                 problems.append(f"only sidecar:    {show(key)} {[w for _, w in side[key]][:6]}")
             else:
                 problems += compare_series(key, prom[key], side[key], run_window)
+        problems += label_diffs([k for k in by_job[job] if k not in side], [k for k in by_job[job] if k not in prom])
         t.check(not problems, f"job {job}: {len(by_job[job])} series agree",
                 "\n        ".join(problems))
 
@@ -372,7 +390,8 @@ def sanity(prom, side, pages):
               and all(ups[j] and set(ups[j][0]) == {"0.0"} for j in down_jobs)
               and ups["failing"] and ups["failing"][0][:4] == ["1.0", "1.0", "1.0", "0.0"] and len(ups["file_sd"]) == 3
               and ups["relabel_target_dropped"] == [])
-        t.check(ok, f"{who}: up as the corpus intends (pages up; malformed, over a limit, 404 down; failing 1,1,1,0)", ups)
+        t.check(ok, f"{who}: up as the corpus intends (pages up; malformed, over a limit, 404 down; "
+                    "failing 1,1,1,0)", ups)
         stale = values(rec, "changing_vanishing", "changing") + values(rec, "failing_metric", "failing")
         t.check(len(stale) == 4 and all(v[3:] == ["STALE"] for v in stale),
                 f"{who}: vanished and failed series end with one stale marker", stale)
