@@ -15,7 +15,8 @@ std::string format_duration(std::chrono::milliseconds d) {
     std::int64_t ms;
     char name;
   };
-  // Go's model.Duration.String: y, w, d, h, m, s, then ms for what is left.
+  // Go's model.Duration.String: y, w, d, h, m, s, then ms for what is left; years and weeks only when they
+  // divide what is left exactly ("90d", not "12w6d").
   constexpr std::array<unit, 6> units = {{{365LL * 24 * 3600 * 1000, 'y'},
                                           {7LL * 24 * 3600 * 1000, 'w'},
                                           {24LL * 3600 * 1000, 'd'},
@@ -24,6 +25,7 @@ std::string format_duration(std::chrono::milliseconds d) {
                                           {1000, 's'}}};
   std::string out;
   for (const auto& u : units) {
+    if ((u.name == 'y' || u.name == 'w') && ms % u.ms != 0) continue;
     if (ms >= u.ms) {
       out += std::to_string(ms / u.ms);
       out += u.name;
@@ -55,13 +57,14 @@ std::string query_escape(std::string_view s) {
 
 namespace {
 
-// Go's url.URL.EscapedPath for the characters a metrics path may hold: what is valid in a path is kept.
+// Go's url.URL.EscapedPath with no RawPath (shouldEscape in encodePath mode): unreserved characters and
+// $ & + , / : ; = @ are kept; everything else, the sub-delims ! ' ( ) * included, is escaped.
 std::string escape_path(std::string_view p) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : p) {
     bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                std::string_view("-_.~!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos;
+                std::string_view("-_.~$&+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos;
     if (keep) {
       out += static_cast<char>(c);
     } else {
