@@ -176,13 +176,16 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
   // Staleness: what the previous scrape had and this one lacks. A page usually keeps its series and their
   // order, which one pass confirms; otherwise a sorted copy is searched (no per-series node allocations,
   // which a hash set built on every scrape cost as much as the rest of the cache's work).
+  // The search goes by label hash, as Prometheus' seriesCur/seriesPrev do, not by series object: after
+  // forget_label_sets, or when a series is spelled differently on the page (label order), a new object carries
+  // the same labels, and a stale marker for the old one would end the live series at its own timestamp.
   if (!std::ranges::equal(cur, prev_)) {
-    std::vector<const series*> now;
+    std::vector<std::uint64_t> now;
     now.reserve(cur.size());
-    for (const auto& s : cur) now.push_back(s.get());
+    for (const auto& s : cur) now.push_back(s->hash);
     std::ranges::sort(now);
     for (const auto& s : prev_) {
-      if (!std::ranges::binary_search(now, s.get())) out.push_back(sample{s, now_ms, stale_nan()});
+      if (!std::ranges::binary_search(now, s->hash)) out.push_back(sample{s, now_ms, stale_nan()});
     }
   }
   prev_ = std::move(cur);
