@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "conf/values.hpp"
+
 namespace sigv4::scraper {
 namespace {
 
@@ -23,8 +25,10 @@ bool valid_label_name(std::string_view n) {
 
 file_sd_result parse_file_sd(const std::string& path, const std::string& content) {
   file_sd_result r;
-  const bool json = path.ends_with(".json");
-  if (!json && !path.ends_with(".yml") && !path.ends_with(".yaml")) {
+  // As readFile: the extension in any case (the config allows .JSON, .YML, .YAML too).
+  const auto dot = path.find_last_of("./");
+  const std::string ext = dot != std::string::npos && path[dot] == '.' ? conf::lower(path.substr(dot)) : "";
+  if (ext != ".json" && ext != ".yml" && ext != ".yaml") {
     r.error = path + ": unknown file extension (use .json, .yml or .yaml)";
     return r;
   }
@@ -91,12 +95,9 @@ file_sd_result parse_file_sd(const std::string& path, const std::string& content
         return r;
       }
     }
-    for (const auto& t : tg.targets) {
-      if (t.empty() || t.find('/') != std::string::npos) {
-        fail("\"" + t + "\" is not a valid target (host:port, no scheme or path)");
-        return r;
-      }
-    }
+    // Targets are not checked for a scheme or path here (Prometheus' discovery/file does not): relabeling
+    // may move a URL target into __param_target (the blackbox exporter pattern); populate checks the final
+    // address.
     set(tg.lbls, "__meta_filepath", path);
     r.groups.push_back(std::move(tg));
   }
