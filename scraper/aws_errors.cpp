@@ -25,7 +25,10 @@ std::string json_message(std::string_view body) {
     for (std::size_t i = q + 1; i < body.size(); ++i) {
       char c = body[i];
       if (c == '"') return out;
-      if (c == '\\' && i + 1 < body.size()) c = body[++i];
+      if (c == '\\' && i + 1 < body.size()) {
+        c = body[++i];
+        if (c == 'n' || c == 'r' || c == 't') c = ' ';
+      }
       out += c;
     }
   }
@@ -83,10 +86,16 @@ aws_error explain_aws_error(int status, std::string_view body) {
       auto sp = rest.find(' ');
       action = std::string(rest.substr(0, sp));
       auto res = m.find("on resource: ");
-      if (res != std::string_view::npos) resource = std::string(m.substr(res + 13));
+      // An ARN has no spaces: what follows it (" with an explicit deny", ...) is not part of the resource.
+      if (res != std::string_view::npos) {
+        auto arn = m.substr(res + 13);
+        resource = std::string(arn.substr(0, arn.find(' ')));
+      }
       while (!resource.empty() && (resource.back() == '.' || resource.back() == ' ')) resource.pop_back();
     }
-    e.hint = "allow " + action + " on " + resource + " in this identity's IAM policy";
+    e.hint = has("with an explicit deny")
+                 ? "a policy (IAM, or the API's resource policy) explicitly denies " + action + " on " + resource
+                 : "allow " + action + " on " + resource + " in this identity's IAM policy";
   } else if (has("security token included in the request is expired") || has("ExpiredToken")) {
     e.hint = "the credentials expired: they are refreshed and the request is retried";
   } else if (has("security token included in the request is invalid") || has("UnrecognizedClientException")) {
