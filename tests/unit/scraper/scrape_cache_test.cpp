@@ -1,0 +1,651 @@
+// scraper/scrape_cache: ports of Prometheus 2.42's scrape/scrape_test.go (TestScrapeLoopAppend*,
+// TestScrapeLoopAppendStaleness, TestScrapeLoopRunCreatesStaleMarkersOn*, TestScrapeLoopCache*,
+// TestScrapeLoopLabelLimit, ...) with scrapeAndReport's sequence spelled out: append_page, then on an error
+// append_all_stale, then append_report. The expectations are Prometheus', not read off our code.
+#include "scraper/scrape_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <variant>
+
+namespace sigv4::scraper {
+namespace {
+
+labels L(std::initializer_list<std::pair<std::string, std::string>> kv) {
+  labels ls;
+  for (const auto& [k, v] : kv) ls.push_back({k, v});
+  sort_labels(ls);
+  return ls;
+}
+
+relabel_rule rule(std::vector<std::string> source_labels, std::string regex, relabel_action action) {
+  relabel_spec s;
+  s.source_labels = std::move(source_labels);
+  s.regex = std::move(regex);
+  s.action = action;
+  auto r = compile(s);
+  if (auto* e = std::get_if<std::string>(&r)) ADD_FAILURE() << *e;
+  return std::get<relabel_rule>(std::move(r));
+}
+
+struct got {
+  std::string lbls;
+  std::int64_t t;
+  double v;
+};
+
+std::vector<got> view(const std::vector<sample>& out) {
+  std::vector<got> r;
+  for (const auto& s : out) r.push_back({to_string(s.s->lbls), s.t_ms, s.v});
+  return r;
+}
+
+sample_context make_ctx(const labels* target = nullptr, bool honor_labels = false,
+                        bool honor_timestamps = true, const relabel_rules* metric_relabel = nullptr,
+                        scrape_limits limits = {}) {
+  sample_context c;
+  c.target_labels = target;
+  c.honor_labels = honor_labels;
+  c.honor_timestamps = honor_timestamps;
+  c.metric_relabel = metric_relabel;
+  c.limits = limits;
+  return c;
+}
+
+scrape_limits limit(std::size_t sample, std::size_t label = 0, std::size_t name_len = 0,
+                    std::size_t value_len = 0) {
+  scrape_limits l;
+  l.sample_limit = sample;
+  l.label_limit = label;
+  l.label_name_length_limit = name_len;
+  l.label_value_length_limit = value_len;
+  return l;
+}
+
+constexpr std::int64_t t0 =
+    946688400000;  // 2000-01-01T01:00:00Z, as TestScrapeLoopAppendForConflictingPrefixedLabels
+
+// One scrape as scrapeAndReport does it: the page (or a failure), stale markers on an error, the report.
+struct loop {
+  scrape_cache cache;
+  labels target;
+  sample_context ctx;
+  std::vector<sample> out;  // everything appended so far
+
+  loop() { ctx.target_labels = &target; }
+  append_result scrape(std::string_view page, std::int64_t t, bool fetch_failed = false) {
+    std::vector<sample> b;
+    append_result r;
+    if (fetch_failed) {
+      r.error = "scrape failed";
+    } else {
+      r = cache.append_page(page, "", t, ctx, b);
+    }
+    if (!r.error.empty()) cache.append_all_stale(t, b, false);
+    scrape_cache::report rep;
+    rep.up = r.error.empty();
+    rep.duration_seconds = 0.5;
+    rep.page = r;
+    cache.append_report(rep, t, target, b);
+    out.insert(out.end(), b.begin(), b.end());
+    return r;
+  }
+};
+
+// --- TestScrapeLoopAppend
+// -----------------------------------------------------------------------------------
+
+struct append_case {
+  const char* title;
+  bool honor;
+  const char* page;
+  labels target;
+  std::string want;
+  double want_v;
+};
+
+TEST(scrape_loop_append, label_handling_cases) {
+  const append_case cases[] = {
+      {"label name collision", false, "metric{n=\"1\"} 0", L({{"n", "2"}}),
+       R"({__name__="metric", exported_n="1", n="2"})", 0},
+      {"exported label from discovery is not overwritten", false, "metric 0",
+       L({{"n", "2"}, {"exported_n", "2"}}), R"({__name__="metric", exported_n="2", n="2"})", 0},
+      {"empty labels deleted", false, "metric{n=\"\"} 0", {}, R"({__name__="metric"})", 0},
+      {"honor labels", true, "metric{n1=\"1\" n2=\"2\"} 0", L({{"n1", "0"}}),
+       R"({__name__="metric", n1="1", n2="2"})", 0},
+      {"honor labels adds what the page lacks", true, "metric{n1=\"1\"} 0", L({{"n1", "0"}, {"job", "j"}}),
+       R"({__name__="metric", job="j", n1="1"})", 0},
+  };
+  for (const auto& c : cases) {
+    scrape_cache cache;
+    sample_context ctx = make_ctx(&c.target, c.honor);
+    std::vector<sample> out;
+    auto r = cache.append_page(c.page, "", t0, ctx, out);
+    ASSERT_TRUE(r.error.empty()) << c.title << ": " << r.error;
+    ASSERT_EQ(out.size(), 1u) << c.title;
+    EXPECT_EQ(to_string(out[0].s->lbls), c.want) << c.title;
+    EXPECT_EQ(out[0].t_ms, t0);
+    EXPECT_EQ(out[0].v, c.want_v);
+    EXPECT_EQ(out[0].s->hash, hash(out[0].s->lbls));
+  }
+}
+
+TEST(scrape_loop_append, nan_is_a_normal_nan_not_a_stale_marker) {
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("metric NaN\n", "", t0, ctx, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::isnan(out[0].v));
+  EXPECT_FALSE(is_stale_nan(out[0].v));
+}
+
+TEST(scrape_loop_append, conflicting_prefixed_labels) {
+  struct c {
+    const char* name;
+    labels target;
+    const char* page;
+    labels want;
+  };
+  const c cases[] = {
+      {"one target label collides with existing label", L({{"foo", "2"}}), "metric{foo=\"1\"} 0",
+       L({{"__name__", "metric"}, {"exported_foo", "1"}, {"foo", "2"}})},
+      {"plus target label already with prefix exported", L({{"foo", "2"}, {"exported_foo", "3"}}),
+       "metric{foo=\"1\"} 0",
+       L({{"__name__", "metric"}, {"exported_exported_foo", "1"}, {"exported_foo", "3"}, {"foo", "2"}})},
+      {"plus existing label already with prefix exported", L({{"foo", "3"}}),
+       "metric{foo=\"1\" exported_foo=\"2\"} 0",
+       L({{"__name__", "metric"}, {"exported_exported_foo", "1"}, {"exported_foo", "2"}, {"foo", "3"}})},
+      {"both already with prefix exported", L({{"exported_foo", "2"}}), "metric{exported_foo=\"1\"} 0",
+       L({{"__name__", "metric"}, {"exported_exported_foo", "1"}, {"exported_foo", "2"}})},
+      {"two target labels collide, with and without prefix", L({{"foo", "3"}, {"exported_foo", "4"}}),
+       "metric{foo=\"1\" exported_foo=\"2\"} 0",
+       L({{"__name__", "metric"},
+          {"exported_exported_foo", "1"},
+          {"exported_exported_exported_foo", "2"},
+          {"exported_foo", "4"},
+          {"foo", "3"}})},
+      {"extreme example",
+       L({{"foo", "0"}, {"exported_exported_foo", "1"}, {"exported_exported_exported_foo", "2"}}),
+       "metric{foo=\"3\" exported_foo=\"4\" exported_exported_exported_foo=\"5\"} 0",
+       L({{"__name__", "metric"},
+          {"exported_exported_exported_exported_exported_foo", "5"},
+          {"exported_exported_exported_exported_foo", "3"},
+          {"exported_exported_exported_foo", "2"},
+          {"exported_exported_foo", "1"},
+          {"exported_foo", "4"},
+          {"foo", "0"}})},
+  };
+  for (const auto& tc : cases) {
+    scrape_cache cache;
+    sample_context ctx = make_ctx(&tc.target);
+    std::vector<sample> out;
+    auto r = cache.append_page(tc.page, "", t0, ctx, out);
+    ASSERT_TRUE(r.error.empty()) << tc.name << ": " << r.error;
+    ASSERT_EQ(out.size(), 1u) << tc.name;
+    EXPECT_EQ(out[0].s->lbls, tc.want) << tc.name << ": " << to_string(out[0].s->lbls);
+    EXPECT_EQ(out[0].t_ms, t0);
+  }
+}
+
+TEST(scrape_loop_append, honor_timestamps) {
+  for (bool honor : {true, false}) {
+    scrape_cache cache;
+    sample_context ctx = make_ctx(nullptr, false, honor);
+    std::vector<sample> out;
+    cache.append_page("a 1 1000\nb 2\n", "", t0, ctx, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].t_ms, honor ? 1000 : t0);
+    EXPECT_EQ(out[1].t_ms, t0);
+  }
+}
+
+TEST(scrape_loop_append, fail_with_invalid_labels_after_relabel) {
+  // TestScrapeLoopFailWithInvalidLabelsAfterRelabel: labelmap makes a label named "012".
+  labels target = L({{"pod_label_invalid_012", "test"}});
+  relabel_rules rules{rule({}, "pod_label_invalid_(.+)", relabel_action::labelmap)};
+  scrape_cache cache;
+  sample_context ctx = make_ctx(&target, true, true, &rules);
+  std::vector<sample> out;
+  auto r = cache.append_page("test_metric 1\n", "", t0, ctx, out);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_TRUE(r.error.starts_with("invalid metric name or label names")) << r.error;
+  EXPECT_EQ(r.total, 1u);
+  EXPECT_EQ(r.added, 0u);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(scrape_loop_append, metric_relabel_drop_is_cached_and_not_added) {
+  relabel_rules rules{rule({"deleteme"}, ".+", relabel_action::drop)};
+  scrape_cache cache;
+  sample_context ctx = make_ctx(nullptr, false, true, &rules);
+  for (int i = 0; i < 2; ++i) {
+    std::vector<sample> out;
+    auto r = cache.append_page("a 1\nb{deleteme=\"yes\"} 1\n", "", t0 + i * 1000, ctx, out);
+    ASSERT_TRUE(r.error.empty());
+    EXPECT_EQ(r.total, 2u);
+    EXPECT_EQ(r.added, 1u);
+    EXPECT_EQ(r.series_added, i == 0 ? 1u : 0u);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(get(out[0].s->lbls, "__name__"), "a");
+    EXPECT_EQ(cache.series_count(), 1u);  // the dropped series is not a series
+  }
+}
+
+TEST(scrape_loop_append, discard_duplicate_label_names) {
+  // TestScrapeLoopDiscardDuplicateLabels: a bad series fails the whole page, a good one alone works.
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  auto r = cache.append_page("test_metric{le=\"500\"} 1\ntest_metric{le=\"600\",le=\"700\"} 1\n", "", t0, ctx,
+                             out);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_TRUE(out.empty());
+  cache.append_all_stale(t0, out, false);  // as scrapeAndReport's append of an empty page after a failure
+  EXPECT_TRUE(out.empty());
+  r = cache.append_page("test_metric{le=\"500\"} 1\n", "", t0 + 1000, ctx, out);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(get(out[0].s->lbls, "le"), "500");
+}
+
+TEST(scrape_loop_append, changing_metric_string_is_one_series_without_stale_markers) {
+  // TestScrapeLoop_ChangingMetricString: the same labels in another order are the same series, so the second
+  // scrape marks nothing stale.
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("metric_a{a=\"1\",b=\"1\"} 1", "", t0, ctx, out);
+  cache.append_page("metric_a{b=\"1\",a=\"1\"} 2", "", t0 + 60000, ctx, out);
+  auto g = view(out);
+  ASSERT_EQ(g.size(), 2u) << (g.size() > 2 ? g[2].lbls : "");
+  EXPECT_EQ(g[0].lbls, R"({__name__="metric_a", a="1", b="1"})");
+  EXPECT_EQ(g[1].lbls, g[0].lbls);
+  EXPECT_EQ(g[1].t, t0 + 60000);
+  EXPECT_EQ(g[1].v, 2);
+}
+
+// --- limits ----------------------------------------------------------------------------------------------
+
+TEST(scrape_loop_append, sample_limit_fails_the_scrape_and_still_counts) {
+  // TestScrapeLoopAppendSampleLimit (limit 1; the mutator drops series with a "deleteme" label).
+  relabel_rules rules{rule({"deleteme"}, ".+", relabel_action::drop)};
+  scrape_cache cache;
+  sample_context ctx = make_ctx(nullptr, false, true, &rules, limit(1));
+  std::vector<sample> out;
+  auto r = cache.append_page("metric_a 1\nmetric_b 1\nmetric_c 1\n", "", t0, ctx, out);
+  EXPECT_EQ(r.error, "sample limit exceeded");
+  EXPECT_EQ(r.total, 3u);
+  EXPECT_EQ(r.added, 3u);
+  EXPECT_EQ(r.series_added, 1u);
+  // Prometheus rolls the appender back: nothing of a failed page is kept.
+  EXPECT_TRUE(out.empty());
+  cache.append_all_stale(t0, out, false);  // the empty append scrapeAndReport makes after a failed one
+  EXPECT_TRUE(out.empty());
+
+  r = cache.append_page(
+      "metric_a 1\nmetric_b 1\nmetric_c{deleteme=\"yes\"} 1\nmetric_d 1\nmetric_e 1\nmetric_f 1\nmetric_g 1\n"
+      "metric_h{deleteme=\"yes\"} 1\nmetric_i{deleteme=\"yes\"} 1\n",
+      "", t0 + 1000, ctx, out);
+  EXPECT_EQ(r.error, "sample limit exceeded");
+  EXPECT_EQ(r.total, 9u);
+  EXPECT_EQ(r.added, 6u);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(scrape_loop_append, sample_limit_at_the_limit_passes_and_stale_markers_do_not_count) {
+  scrape_cache cache;
+  sample_context ctx = make_ctx(nullptr, false, true, nullptr, limit(2));
+  std::vector<sample> out;
+  EXPECT_TRUE(cache.append_page("a 1\nb 1\n", "", t0, ctx, out).error.empty());
+  out.clear();
+  // limitAppender skips only StaleNaN: the two markers for a and b are not samples over the limit.
+  auto r = cache.append_page("c 1\nd 1\n", "", t0 + 1000, ctx, out);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(out.size(), 4u);
+  // A normal NaN is a sample like any other.
+  r = cache.append_page("c 1\nd 1\ne NaN\n", "", t0 + 2000, ctx, out);
+  EXPECT_EQ(r.error, "sample limit exceeded");
+}
+
+TEST(scrape_loop_append, label_limits) {
+  // TestScrapeLoopLabelLimit.
+  struct c {
+    const char* title;
+    const char* page;
+    labels target;
+    scrape_limits lim;
+    bool expect_err;
+  };
+  const c cases[] = {
+      {"valid number of labels", "metric{l1=\"1\", l2=\"2\"} 0", {}, limit(0, 5), false},
+      {"too many labels",
+       "metric{l1=\"1\", l2=\"2\", l3=\"3\", l4=\"4\", l5=\"5\", l6=\"6\"} 0",
+       {},
+       limit(0, 5),
+       true},
+      {"too many labels including discovery labels", "metric{l1=\"1\", l2=\"2\", l3=\"3\", l4=\"4\"} 0",
+       L({{"l5", "5"}, {"l6", "6"}}), limit(0, 5), true},
+      {"valid labels name length", "metric{l1=\"1\", l2=\"2\"} 0", {}, limit(0, 0, 10), false},
+      {"label name too long", "metric{label_name_too_long=\"0\"} 0", {}, limit(0, 0, 10), true},
+      {"discovery label name too long", "metric{l1=\"1\", l2=\"2\"} 0", L({{"label_name_too_long", "0"}}),
+       limit(0, 0, 10), true},
+      {"valid labels value length", "metric{l1=\"1\", l2=\"2\"} 0", {}, limit(0, 0, 0, 10), false},
+      {"label value too long", "metric{l1=\"label_value_too_long\"} 0", {}, limit(0, 0, 0, 10), true},
+      {"discovery label value too long", "metric{l1=\"1\", l2=\"2\"} 0", L({{"l1", "label_value_too_long"}}),
+       limit(0, 0, 0, 10), true},
+  };
+  for (const auto& tc : cases) {
+    scrape_cache cache;
+    sample_context ctx = make_ctx(&tc.target, false, true, nullptr, tc.lim);
+    std::vector<sample> out;
+    auto r = cache.append_page(tc.page, "", t0, ctx, out);
+    EXPECT_EQ(!r.error.empty(), tc.expect_err) << tc.title << ": " << r.error;
+    if (tc.expect_err) {
+      EXPECT_TRUE(out.empty()) << tc.title;
+    }
+  }
+}
+
+TEST(scrape_loop_append, label_limit_messages_in_prometheus_words) {
+  scrape_cache cache;
+  sample_context ctx = make_ctx(nullptr, false, true, nullptr, limit(0, 2));
+  std::vector<sample> out;
+  auto r = cache.append_page("metric{l1=\"1\", l2=\"2\"} 0", "", t0, ctx, out);
+  EXPECT_EQ(r.error, "label_limit exceeded (metric: metric, number of labels: 3, limit: 2)");
+  scrape_cache c2;
+  ctx.limits = limit(0, 0, 5);
+  r = c2.append_page("metric{label_x=\"1\"} 0", "", t0, ctx, out);
+  EXPECT_EQ(r.error,
+            "label_name_length_limit exceeded (metric: metric, label name: __name__, length: 8, limit: 5)");
+}
+
+// --- duplicates
+// ----------------------------------------------------------------------------------------------
+
+TEST(scrape_loop_append, a_series_twice_on_one_page_keeps_the_first_and_counts) {
+  // TSDB refuses the second sample at the same timestamp (ErrDuplicateSampleForTimestamp, or silently at
+  // commit); scrapeLoop.append still counts it in added and goes on.
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  auto r = cache.append_page("a 1\nb 5\na 2\n", "", t0, ctx, out);
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_EQ(r.total, 3u);
+  EXPECT_EQ(r.added, 3u);
+  EXPECT_EQ(r.series_added, 2u);
+  EXPECT_EQ(r.duplicates, 1u);
+  auto g = view(out);
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].lbls, R"({__name__="a"})");
+  EXPECT_EQ(g[0].v, 1);
+  EXPECT_EQ(g[1].lbls, R"({__name__="b"})");
+}
+
+// --- staleness
+// -----------------------------------------------------------------------------------------------
+
+TEST(scrape_loop_append, staleness) {
+  // TestScrapeLoopAppendStaleness: an empty page marks the series stale at the scrape's time.
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("metric_a 1\n", "", t0, ctx, out);
+  cache.append_page("", "", t0 + 1000, ctx, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].s->lbls, L({{"__name__", "metric_a"}}));
+  EXPECT_EQ(out[0].t_ms, t0);
+  EXPECT_EQ(out[0].v, 1);
+  EXPECT_EQ(out[1].s->lbls, out[0].s->lbls);
+  EXPECT_EQ(out[1].t_ms, t0 + 1000);
+  EXPECT_TRUE(is_stale_nan(out[1].v));
+  // Once marked, not again.
+  out.clear();
+  cache.append_page("", "", t0 + 2000, ctx, out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(scrape_loop_append, only_vanished_series_get_stale_markers) {
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("a 1\nb 1\nc 1\n", "", t0, ctx, out);
+  out.clear();
+  cache.append_page("c 2\na 2\n", "", t0 + 1000, ctx, out);
+  auto g = view(out);
+  ASSERT_EQ(g.size(), 3u);
+  EXPECT_EQ(g[2].lbls, R"({__name__="b"})");
+  EXPECT_TRUE(is_stale_nan(g[2].v));
+  EXPECT_EQ(g[2].t, t0 + 1000);
+}
+
+TEST(scrape_loop_append, no_staleness_if_timestamp) {
+  // TestScrapeLoopAppendNoStalenessIfTimestamp.
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("metric_a 1 1000\n", "", t0, ctx, out);
+  cache.append_page("", "", t0 + 1000, ctx, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].t_ms, 1000);
+  EXPECT_EQ(out[0].v, 1);
+}
+
+TEST(scrape_loop_run, creates_stale_markers_on_failed_scrape) {
+  // TestScrapeLoopRunCreatesStaleMarkersOnFailedScrape: one success, then four failures: 1 sample, 1 stale
+  // marker after the first failure, 5 report samples per scrape = 27.
+  loop l;
+  l.scrape("metric_a 42\n", t0);
+  for (int i = 1; i < 5; ++i) l.scrape("", t0 + i * 10, true);
+  ASSERT_EQ(l.out.size(), 27u);
+  EXPECT_EQ(l.out[0].v, 42.0);
+  EXPECT_TRUE(is_stale_nan(l.out[6].v));
+  EXPECT_EQ(get(l.out[6].s->lbls, "__name__"), "metric_a");
+  EXPECT_EQ(l.out[6].t_ms, t0 + 10);
+  EXPECT_EQ(get(l.out[7].s->lbls, "__name__"), "up");
+  EXPECT_EQ(l.out[7].v, 0.0);
+}
+
+TEST(scrape_loop_run, creates_stale_markers_on_parse_failure) {
+  // TestScrapeLoopRunCreatesStaleMarkersOnParseFailure: the second page does not parse.
+  loop l;
+  l.scrape("metric_a 42\n", t0);
+  auto r = l.scrape("7&-\n", t0 + 10);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_TRUE(r.error.starts_with("line 1: ")) << r.error;
+  ASSERT_EQ(l.out.size(), 12u);
+  EXPECT_EQ(l.out[0].v, 42.0);
+  EXPECT_TRUE(is_stale_nan(l.out[6].v));
+  EXPECT_EQ(get(l.out[6].s->lbls, "__name__"), "metric_a");
+}
+
+TEST(scrape_loop_run, parse_error_after_good_lines_keeps_none_of_them) {
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  out.push_back(sample{});  // what the caller had before stays
+  auto r = cache.append_page("a 1\nb 2\nc{ 3\n", "", t0, ctx, out);
+  EXPECT_TRUE(r.error.starts_with("line 3: ")) << r.error;
+  EXPECT_EQ(out.size(), 1u);
+}
+
+TEST(scrape_loop_run, cache_across_failures) {
+  // TestScrapeLoopCache: success (a, b), failure, success (a), failure: 26 samples; a and b stay cached over
+  // the failure, b is gone after the success without it.
+  loop l;
+  l.scrape("metric_a 42\nmetric_b 43\n", t0);
+  EXPECT_EQ(l.cache.series_count(), 2u);
+  l.scrape("", t0 + 10, true);
+  EXPECT_EQ(l.cache.series_count(), 2u);
+  l.scrape("metric_a 44\n", t0 + 20);
+  EXPECT_EQ(l.cache.series_count(), 1u);
+  l.scrape("", t0 + 30, true);
+  EXPECT_EQ(l.out.size(), 26u);
+}
+
+TEST(scrape_loop_run, cache_memory_exhaustion_protection) {
+  // TestScrapeLoopCacheMemoryExhaustionProtection: pages of 500 new series that fail to parse must not grow
+  // the cache without bound (forced flush at twice the last good size plus 1000).
+  loop l;
+  for (int n = 1; n < 5; ++n) {
+    std::string page;
+    for (int i = 0; i < 500; ++i) page += "metric_" + std::to_string(i) + "_" + std::to_string(n) + " 42\n";
+    page += "&";
+    auto r = l.scrape(page, t0 + n * 10);
+    ASSERT_FALSE(r.error.empty());
+    EXPECT_LE(l.cache.series_count(), 2000u);
+  }
+  EXPECT_LE(l.cache.series_count(), 2000u);
+  // A good page then leaves only its own series.
+  l.scrape("x 1\n", t0 + 100);
+  EXPECT_EQ(l.cache.series_count(), 1u);
+}
+
+// --- report series
+// ------------------------------------------------------------------------------------------
+
+TEST(scrape_report, synthetic_series_with_target_labels) {
+  loop l;
+  l.target = L({{"job", "j"}, {"instance", "h:1"}});
+  relabel_rules rules{rule({"__name__"}, "b", relabel_action::drop)};
+  l.ctx.metric_relabel = &rules;
+  l.scrape("a 1\nb 2\nc 3\n", t0);
+  auto g = view(l.out);
+  ASSERT_EQ(g.size(), 7u);
+  const char* names[] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                         "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+  const double want[] = {1, 0.5, 3, 2, 2};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(l.out[2 + i].s->lbls, L({{"__name__", names[i]}, {"job", "j"}, {"instance", "h:1"}}));
+    EXPECT_EQ(l.out[2 + i].t_ms, t0);
+    EXPECT_EQ(l.out[2 + i].v, want[i]) << names[i];
+  }
+  // The same series objects scrape after scrape; series_added is 0 for a page of known series.
+  l.scrape("a 1\nb 2\nc 3\n", t0 + 1000);
+  ASSERT_EQ(l.out.size(), 14u);
+  EXPECT_EQ(l.out[9].s, l.out[2].s);
+  EXPECT_EQ(l.out[13].v, 0.0);
+}
+
+TEST(scrape_report, a_page_exposing_up_is_not_the_synthetic_up) {
+  // Prometheus keys its report series apart ("up\xff"): a scraped `up` gets the target labels as any series.
+  loop l;
+  l.target = L({{"job", "j"}});
+  l.scrape("up{job=\"other\"} 7\n", t0);
+  ASSERT_EQ(l.out.size(), 6u);
+  EXPECT_EQ(l.out[0].s->lbls, L({{"__name__", "up"}, {"exported_job", "other"}, {"job", "j"}}));
+  EXPECT_EQ(l.out[1].s->lbls, L({{"__name__", "up"}, {"job", "j"}}));
+  EXPECT_NE(l.out[0].s->id, l.out[1].s->id);
+}
+
+TEST(scrape_report, target_removal_marks_series_and_report_stale) {
+  // endOfRunStaleness: the page's series and reportStale's five series, all at the given time.
+  loop l;
+  l.target = L({{"job", "j"}});
+  l.scrape("a 1\nb 2\n", t0);
+  std::vector<sample> out;
+  l.cache.append_all_stale(t0 + 1000, out, true);
+  ASSERT_EQ(out.size(), 7u);
+  for (const auto& s : out) {
+    EXPECT_TRUE(is_stale_nan(s.v));
+    EXPECT_EQ(s.t_ms, t0 + 1000);
+    EXPECT_EQ(get(s.s->lbls, "job"), "j");
+  }
+  EXPECT_EQ(get(out[2].s->lbls, "__name__"), "up");
+  // without the report: only the page's series (and here none left)
+  out.clear();
+  l.cache.append_all_stale(t0 + 2000, out, false);
+  EXPECT_TRUE(out.empty());
+}
+
+// --- reload ------------------------------------------------------------------------------------------------
+
+TEST(forget_label_sets, new_target_labels_stale_the_old_series_only) {
+  scrape_cache cache;
+  labels target = L({{"job", "a"}});
+  sample_context ctx = make_ctx(&target);
+  std::vector<sample> out;
+  cache.append_page("m 1\n", "", t0, ctx, out);
+  out.clear();
+  cache.forget_label_sets();
+  labels target2 = L({{"job", "b"}});
+  ctx.target_labels = &target2;
+  auto r = cache.append_page("m 2\n", "", t0 + 1000, ctx, out);
+  EXPECT_EQ(r.series_added, 1u);
+  auto g = view(out);
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].lbls, R"({__name__="m", job="b"})");
+  EXPECT_EQ(g[0].v, 2);
+  EXPECT_EQ(g[1].lbls, R"({__name__="m", job="a"})");
+  EXPECT_TRUE(is_stale_nan(g[1].v));
+}
+
+TEST(forget_label_sets, unchanged_label_sets_get_no_stale_marker) {
+  // A reload that changes, say, a metric_relabel rule for other series: a series whose labels come out the
+  // same is the same series, and a stale marker at the same timestamp as its new sample would end it.
+  relabel_rules drop_b{rule({"__name__"}, "b", relabel_action::drop)};
+  scrape_cache cache;
+  labels target = L({{"job", "a"}});
+  sample_context ctx = make_ctx(&target);
+  std::vector<sample> out;
+  cache.append_page("a 1\nb 1\n", "", t0, ctx, out);
+  out.clear();
+  cache.forget_label_sets();
+  ctx.metric_relabel = &drop_b;
+  cache.append_page("a 2\nb 2\n", "", t0 + 1000, ctx, out);
+  auto g = view(out);
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].lbls, R"({__name__="a", job="a"})");
+  EXPECT_EQ(g[0].v, 2);
+  EXPECT_EQ(g[1].lbls, R"({__name__="b", job="a"})");
+  EXPECT_TRUE(is_stale_nan(g[1].v));
+}
+
+TEST(forget_label_sets, series_count_after_flush) {
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("a 1\nb 1\n", "", t0, ctx, out);
+  EXPECT_EQ(cache.series_count(), 2u);
+  cache.forget_label_sets();
+  EXPECT_EQ(cache.series_count(), 0u);
+  cache.append_page("a 1\n", "", t0 + 1000, ctx, out);
+  EXPECT_EQ(cache.series_count(), 1u);
+}
+
+TEST(series_ids, unique_and_stable_for_a_cached_series) {
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("a 1\nb 1\n", "", t0, ctx, out);
+  cache.append_page("a 2\nb 2\n", "", t0 + 1000, ctx, out);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_NE(out[0].s->id, out[1].s->id);
+  EXPECT_EQ(out[0].s->id, out[2].s->id);
+  EXPECT_EQ(out[0].s, out[2].s);
+  const auto first = next_series_id();
+  EXPECT_LT(first, next_series_id());
+}
+
+TEST(content_type, openmetrics_pages_are_read_as_openmetrics) {
+  scrape_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  // `# EOF` is required by OpenMetrics and a syntax error in the text format.
+  auto r = cache.append_page("a_total 1\n# EOF\n",
+                             "application/openmetrics-text; version=1.0.0; charset=utf-8", t0, ctx, out);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  ASSERT_EQ(out.size(), 1u);
+  scrape_cache text;
+  out.clear();
+  r = text.append_page("a_total 1\n# EOF\n", "text/plain; version=0.0.4", t0, ctx, out);
+  EXPECT_TRUE(r.error.empty()) << r.error;  // a comment in the text format
+  r = cache.append_page("a_total 1\n", "application/openmetrics-text", t0 + 1000, ctx, out);
+  EXPECT_FALSE(r.error.empty());  // no # EOF
+}
+
+}  // namespace
+}  // namespace sigv4::scraper
