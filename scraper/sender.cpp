@@ -192,6 +192,7 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
   std::string_view first_line = res.body;
   if (auto nl = first_line.find('\n'); nl != std::string_view::npos) first_line = first_line.substr(0, nl);
   first_line = first_line.substr(0, 512);
+  if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);  // a CRLF body
   outcome o = classify(res.status, res.header("Retry-After"), first_line, res.error.has_value() && res.status == 0,
                        rt_.queue, std::chrono::system_clock::now());
   if (o.kind != outcome_kind::success) {
@@ -204,13 +205,6 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
     std::string detail = res.error ? res.error->message : o.message;
     if (!res.error) {
       if (auto e = explain_aws_error(res.status, res.body); !e.hint.empty()) detail += " (hint: " + e.hint + ")";
-    }
-    // Prometheus logs the body's first line: a receiver that is not AWS (Prometheus, Mimir, Thanos) says why in
-    // plain text, which describe_http_failure only looks into for AWS's JSON/XML message.
-    if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);
-    if (!res.error && !first_line.empty() && explain_aws_error(res.status, res.body).message.empty()) {
-      detail += ": ";
-      detail += first_line.substr(0, 300);
     }
     std::uint64_t suppressed = 0;
     if (o.kind == outcome_kind::drop) {
