@@ -35,6 +35,9 @@ struct sigv4_config {
   // Assume this role (STS AssumeRole, signed with the `credentials:` identity) for this route only.
   std::string role_arn;
   std::string external_id;
+  // Sign with this profile's credentials (AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE) instead of the
+  // `credentials:` identity; role_arn, if any, is assumed with them. Own refresher.
+  std::string profile;
 };
 
 struct route_config {

@@ -95,8 +95,9 @@ sigv4_given read_sigv4(yaml_reader& r, const YAML::Node& v, int line, sigv4_conf
   sigv4_given given;
   const std::vector<std::string_view> known = {"region", "service", "unsigned_payload", "sign_headers",
                                                "role_arn", "external_id",
+                                               "profile",
                                                // Recognised so their error can say what to do instead.
-                                               "access_key", "secret_key", "profile"};
+                                               "access_key", "secret_key"};
   r.for_each_key(v, line, "sigv4", known, [&](std::string_view key, const YAML::Node& sv, int sl) {
     std::string name = "sigv4." + std::string(key);
     if (key == "region" || key == "service") {
@@ -114,7 +115,7 @@ sigv4_given read_sigv4(yaml_reader& r, const YAML::Node& v, int line, sigv4_conf
     } else if (key == "external_id") {
       assign(out.external_id, r.string(sv, sl, name));
     } else if (key == "profile") {
-      r.error(sl, "'sigv4.profile' is not supported yet; set AWS_PROFILE in the environment");
+      assign(out.profile, r.string(sv, sl, name));
     } else {
       // Keys in a file end up in backups, tickets and ConfigMaps; the credential chain keeps them out.
       r.error(sl, "'" + name +

@@ -61,7 +61,7 @@ std::string sts_region_for(const config& cfg, const env_lookup& env, const std::
   return creds::sts_region(env, fallback);
 }
 
-std::string role_key(const sigv4_config& s) { return s.role_arn + '\n' + s.external_id; }
+std::string role_key(const sigv4_config& s) { return s.profile + '\n' + s.role_arn + '\n' + s.external_id; }
 
 auto system_clock_now() { return std::chrono::system_clock::now(); }
 
@@ -127,26 +127,47 @@ credential_hub::~credential_hub() {
 }
 
 const creds::credential_store* credential_hub::store_for(const sigv4_config& s) {
-  if (s.role_arn.empty()) return &base_->store;
+  if (s.role_arn.empty() && s.profile.empty()) return &base_->store;
   std::lock_guard lock(mutex_);
   auto& slot = roles_[role_key(s)];
   if (!slot) {
     slot = std::make_unique<identity>();
-    slot->label = "role " + s.role_arn;
-    slot->store.set_unavailable_reason("credentials for " + s.role_arn + " have not been fetched yet");
-    auto p = std::make_unique<creds::assume_role_provider>(creds::make_store_provider(base_->store, "base"),
-                                                           role_params(cfg_.credentials, s.role_arn, s.external_id),
-                                                           make_sts_client(cfg_, env_, http_, s.region));
+    std::string label = s.profile.empty() ? "role " + s.role_arn : "profile " + s.profile;
+    if (!s.profile.empty() && !s.role_arn.empty()) label += " role " + s.role_arn;
+    slot->label = label;
+    slot->store.set_unavailable_reason("credentials for " + label + " have not been fetched yet");
+    std::unique_ptr<creds::provider> p;
+    if (s.profile.empty()) {
+      p = creds::make_store_provider(base_->store, "base");
+    } else {
+      // The profile's own chain (keys, credential_process, its role_arn/source_profile...), as botocore reads it.
+      config profile_cfg = cfg_;
+      profile_cfg.credentials.source = "profile";
+      profile_cfg.credentials.profile = s.profile;
+      profile_cfg.credentials.role_arn.clear();
+      auto base = make_base_provider(profile_cfg, env_, http_);
+      if (!base.provider) {
+        slot->store.set_unavailable_reason("profile " + s.profile + ": " + base.error);
+        return &slot->store;
+      }
+      p = std::move(base.provider);
+    }
+    if (!s.role_arn.empty()) {
+      p = std::make_unique<creds::assume_role_provider>(std::move(p),
+                                                        role_params(cfg_.credentials, s.role_arn, s.external_id),
+                                                        make_sts_client(cfg_, env_, http_, s.region));
+    }
     slot->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), slot->store,
                                                          metrics_.get(), creds::clock_fn{},
                                                          creds::refresher::sleep_fn{},
-                                                         creds::refresh_policy{}, s.role_arn);
+                                                         creds::refresh_policy{}, label);
     if (started_) launch(*slot);
   }
   return &slot->store;
 }
 
 void credential_hub::launch(identity& id) {
+  if (!id.refresher) return;  // a profile that cannot be read: its store says why, nothing to refresh
   asio::co_spawn(
       ioc_,
       [&id]() -> asio::awaitable<void> {

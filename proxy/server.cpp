@@ -417,15 +417,12 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   scraper::manager scrape(scraper::manager_deps{
       .registry = registry,
       .store_for = [h = hub.get()](const scraper::sigv4_settings& s, std::string& error) -> const creds::credential_store* {
-        if (!s.profile.empty()) {
-          error = "sigv4.profile '" + s.profile + "': one base identity per process; set it in the credentials: "
-                  "block (credentials.profile), or use sigv4.role_arn";
-          return nullptr;
-        }
         sigv4_config c;
         c.region = s.region;
         c.role_arn = s.role_arn;
         c.external_id = s.external_id;
+        c.profile = s.profile;
+        (void)error;
         return h->store_for(c);
       },
       .user_agent = std::string("sigv4-sidecar/") + SIGV4_SIDECAR_VERSION_STRING,

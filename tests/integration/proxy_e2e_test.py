@@ -312,6 +312,26 @@ def main():
             "the token and the secret are not logged")
     tokened.stop()
 
+    t.section("sigv4.profile: a route signs with a profile's keys, the others with the environment's")
+    creds_file = os.path.join(t.work_dir(), "profile-credentials")
+    with open(creds_file, "w") as f:
+        f.write(f"[other]\naws_access_key_id = {t.TOKEN_AKID}\naws_secret_access_key = {t.TOKEN_SECRET}\n"
+                f"aws_session_token = {t.SESSION_TOKEN}\n")
+    env = t.credential_env()
+    env["AWS_SHARED_CREDENTIALS_FILE"] = creds_file
+    env["AWS_CONFIG_FILE"] = os.path.join(t.work_dir(), "no-such-config")
+    profiled = t.start_proxy(binary, {
+        "routes": [{"name": "other", "match": {"path_prefix": "/other/"}, "upstream": f"{up}/",
+                    "sigv4": dict(SIGV4, profile="other")},
+                   {"name": "root", "match": {"path_prefix": "/"}, "upstream": up, "sigv4": SIGV4}]},
+        env=env, name="sidecar-profile")
+    r = profiled.request("GET", "/other/x")
+    verified(r, "the profile route signs with the profile's keys", "/x", akid=t.TOKEN_AKID)
+    r = profiled.request("GET", "/y")
+    verified(r, "the other route signs with the environment's keys", "/y", akid=t.TEST_AKID)
+    t.check(profiled.admin("/-/ready").status == 200, "ready: both identities have credentials")
+    profiled.stop()
+
     # ---------------------------------------------------------------------------------------------------
     t.section("tampered replays of a proxied request are rejected by the verifier")
     r = proxy.request("POST", "/replay/x?y=1", [("Content-Type", "text/plain")], b"original body")
