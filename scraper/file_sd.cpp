@@ -61,12 +61,15 @@ file_sd_result parse_file_sd(const std::string& path, const std::string& content
     tg.source = path + ":" + std::to_string(index++);
     for (auto it = g.begin(); it != g.end(); ++it) {
       const std::string key = it->first.Scalar();
+      // A copy: `it->second` lives in the iterator's proxy, gone at the end of the expression, so a range-for
+      // over it reads a dead Node (ASan: stack-use-after-scope).
+      const YAML::Node value = it->second;
       if (key == "targets") {
-        if (!it->second.IsSequence() && !it->second.IsNull()) {
+        if (!value.IsSequence() && !value.IsNull()) {
           fail("'targets' must be a list");
           return r;
         }
-        for (const auto& t : it->second) {
+        for (const auto& t : value) {
           if (!t.IsScalar()) {
             fail("a target must be a string \"host:port\"");
             return r;
@@ -74,11 +77,11 @@ file_sd_result parse_file_sd(const std::string& path, const std::string& content
           tg.targets.push_back(t.Scalar());
         }
       } else if (key == "labels") {
-        if (!it->second.IsMap() && !it->second.IsNull()) {
+        if (!value.IsMap() && !value.IsNull()) {
           fail("'labels' must be a mapping");
           return r;
         }
-        for (auto l = it->second.begin(); l != it->second.end(); ++l) {
+        for (auto l = value.begin(); l != value.end(); ++l) {
           const std::string name = l->first.Scalar();
           if (!valid_label_name(name)) {
             fail("\"" + name + "\" is not a valid label name");
