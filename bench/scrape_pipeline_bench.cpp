@@ -7,6 +7,7 @@
 // (the first scrape, or after a reload changed the label-shaping config): labels decoded, target labels
 // merged, relabeling run and a series allocated per sample.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -226,10 +227,35 @@ void encode_only(benchmark::State& state) {
   report(state, f, all.size());
 }
 
+// Not a speed: the heap a warm cache holds per series (what 1000 targets x 1000 series cost in RSS), from
+// malloc's own count. Every series' label set, its cache key and entry, the staleness list.
+void cache_memory(benchmark::State& state) {
+  constexpr std::size_t targets = 10;
+  fixture f;
+  scrape_cache one;
+  f.scrape(one, 1'700'000'000'000);  // the encoder's and the batch's buffers grow here, not below
+  std::size_t held = 0;
+  for (auto _ : state) {
+    const auto before = mallinfo2().uordblks;
+    {
+      std::vector<scrape_cache> caches(targets);
+      for (auto& c : caches) f.scrape(c, 1'700'000'000'000);
+      f.batch.clear();  // the samples share the series; only what the caches hold is counted
+      held = mallinfo2().uordblks - before;
+      state.PauseTiming();
+    }
+    state.ResumeTiming();
+  }
+  const std::size_t n = one.series_count() * targets;
+  state.counters["heap_bytes_per_series"] = static_cast<double>(held) / static_cast<double>(n);
+  state.counters["series"] = static_cast<double>(n);
+}
+
 BENCHMARK(pipeline_warm);
 BENCHMARK(pipeline_cold);
 BENCHMARK(append_warm);
 BENCHMARK(encode_only);
+BENCHMARK(cache_memory)->Iterations(3);
 
 }  // namespace
 }  // namespace sigv4::scraper
