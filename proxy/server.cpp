@@ -416,13 +416,12 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   const auto& live = shared.rt.load()->cfg;
   scraper::manager scrape(scraper::manager_deps{
       .registry = registry,
-      .store_for = [h = hub.get()](const scraper::sigv4_settings& s, std::string& error) -> const creds::credential_store* {
+      .store_for = [h = hub.get()](const scraper::sigv4_settings& s, std::string&) -> const creds::credential_store* {
         sigv4_config c;
         c.region = s.region;
         c.role_arn = s.role_arn;
         c.external_id = s.external_id;
         c.profile = s.profile;
-        (void)error;
         return h->store_for(c);
       },
       .user_agent = std::string("sigv4-sidecar/") + SIGV4_SIDECAR_VERSION_STRING,

@@ -1,5 +1,7 @@
 #include "scraper/file_sd.hpp"
 
+#include "scraper/relabel.hpp"
+
 #include <glob.h>
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
@@ -9,19 +11,6 @@
 #include "conf/values.hpp"
 
 namespace sigv4::scraper {
-namespace {
-
-bool valid_label_name(std::string_view n) {
-  if (n.empty()) return false;
-  for (std::size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9')))
-      return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 file_sd_result parse_file_sd(const std::string& path, const std::string& content) {
   file_sd_result r;
@@ -83,7 +72,7 @@ file_sd_result parse_file_sd(const std::string& path, const std::string& content
         }
         for (auto l = value.begin(); l != value.end(); ++l) {
           const std::string name = l->first.Scalar();
-          if (!valid_label_name(name)) {
+          if (!is_valid_label_name(name)) {
             fail("\"" + name + "\" is not a valid label name");
             return r;
           }

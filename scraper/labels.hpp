@@ -28,6 +28,8 @@ void set(labels& ls, std::string_view name, std::string_view value);
 // Stable across processes and runs (xxHash-like 64-bit over name/value pairs with separators): used to pick
 // a shard and to spread scrape offsets, so it must not depend on pointer values.
 std::uint64_t hash(const labels& ls);
+// Go's utf8.ValidString: no overlong forms, no surrogates, nothing above U+10FFFF. Label values must pass it.
+bool valid_utf8(std::string_view s);
 // `{a="1", b="2"}` with Prometheus' escaping, for logs and tests.
 std::string to_string(const labels& ls);
 

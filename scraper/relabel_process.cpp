@@ -64,14 +64,6 @@ class subject {
   }
 
  private:
-  static bool valid_utf8(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-      const auto [r, w] = detail::decode_rune(s, i);
-      if (r == 0xfffd && w == 1) return false;
-      i += w;
-    }
-    return true;
-  }
   std::string_view orig_;
   std::string_view text_;
   const std::vector<std::uint32_t>* offsets_ = nullptr;

@@ -69,7 +69,6 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   write_queue queue_;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> wake_;
   write_request_encoder encoder_;
-  std::string body_;
   bool stopping_ = false;
   bool flushing_ = false;
   std::size_t running_ = 0;

@@ -84,40 +84,6 @@ std::string go_quote(std::string_view s) {
   return out;
 }
 
-bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    unsigned char c = *p;
-    std::size_t n;
-    std::uint32_t lo = 0x80, hi = 0xbf;  // the allowed range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 3;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;  // no surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 4;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;  // nothing above U+10FFFF
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) < n) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (std::size_t k = 2; k < n; ++k) {
-      if ((p[k] & 0xc0) != 0x80) return false;
-    }
-    p += n;
-  }
-  return true;
-}
-
 bool parse_go_float(std::string_view s, double& out, std::string* err) {
   // Prometheus refuses 'p', 'P' and '_' before Go parses; none of them can be in a number accepted below,
   // so the check is only needed to word the error.

@@ -121,8 +121,7 @@ namespace detail {
 // no hex floats, no digit separators). On failure `err` gets Go's message, e.g.
 // `strconv.ParseFloat: parsing "true": invalid syntax`; overflow is an error too (value out of range).
 bool parse_go_float(std::string_view s, double& out, std::string* err);
-// utf8.Valid: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s);
+using scraper::valid_utf8;  // labels.hpp
 // Go's %q of a byte string, for messages.
 std::string go_quote(std::string_view s);
 // Label value unescaping: \" \\ \n (text format and OpenMetrics); help in the text format: \\ \n only.

@@ -12,7 +12,7 @@ route_config route(std::string name, std::string prefix, std::string upstream, s
   r.host = std::move(host);
   r.upstream = *net::parse_url(upstream);
   r.sigv4 = {.region = "us-east-1", .service = "aps", .unsigned_payload = false, .sign_headers = {},
-             .role_arn = {}, .external_id = {}};
+             .role_arn = {}, .external_id = {}, .profile = {}};
   return r;
 }
 
