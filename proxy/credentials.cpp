@@ -160,7 +160,9 @@ const creds::credential_store* credential_hub::store_for(const sigv4_config& s) 
     slot->refresher = std::make_unique<creds::refresher>(ioc_.get_executor(), std::move(p), slot->store,
                                                          metrics_.get(), creds::clock_fn{},
                                                          creds::refresher::sleep_fn{},
-                                                         creds::refresh_policy{}, label);
+                                                         creds::refresh_policy{},
+                                                         // the metrics' identity label: the role ARN, as before
+                                                         s.profile.empty() ? s.role_arn : label);
     if (started_) launch(*slot);
   }
   return &slot->store;
