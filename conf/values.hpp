@@ -42,7 +42,8 @@ inline std::string quote(std::string_view text) {
 }
 
 // The known word closest to `word`, when at most two edits away.
-std::optional<std::string_view> closest_word(std::string_view word, const std::vector<std::string_view>& known);
+std::optional<std::string_view> closest_word(std::string_view word,
+                                             const std::vector<std::string_view>& known);
 
 struct inferred_sigv4 {
   std::string region;

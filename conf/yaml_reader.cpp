@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-
 namespace sigv4::conf {
 namespace {
 
@@ -108,8 +107,7 @@ std::optional<std::string> yaml_reader::string(const YAML::Node& value, int key_
     return std::nullopt;
   }
   if (!value.IsScalar()) {
-    error(line_of(value, key_line),
-          quote(key) + " must be a single value, not " + std::string(kind(value)));
+    error(line_of(value, key_line), quote(key) + " must be a single value, not " + std::string(kind(value)));
     return std::nullopt;
   }
   return expand(value.Scalar(), line_of(value, key_line));
@@ -132,9 +130,8 @@ std::optional<long long> yaml_reader::integer(const YAML::Node& value, int key_l
   long long n = 0;
   auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
   if (text->empty() || ec != std::errc{} || ptr != text->data() + text->size() || n < min || n > max) {
-    error(line_of(value, key_line), quote(key) + " must be a whole number from " +
-                                        std::to_string(min) + " to " + std::to_string(max) + ", not '" +
-                                        *text + "'");
+    error(line_of(value, key_line), quote(key) + " must be a whole number from " + std::to_string(min) +
+                                        " to " + std::to_string(max) + ", not '" + *text + "'");
     return std::nullopt;
   }
   return n;

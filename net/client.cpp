@@ -36,7 +36,8 @@ struct attempt_result {
 
 template <class Stream>
 asio::awaitable<attempt_result> exchange(Stream& stream, connection& c, const upstream_key& key,
-                                         const client_request& req, const client_limits& limits, bool reused) {
+                                         const client_request& req, const client_limits& limits,
+                                         bool reused) {
   attempt_result out;
   auto fail = [&](failure_kind k, std::string message, bool retryable) {
     out.response.error = failure{k, "upstream " + key.to_string() + ": " + std::move(message)};
@@ -52,7 +53,8 @@ asio::awaitable<attempt_result> exchange(Stream& stream, connection& c, const up
   c.expires_after(limits.deadline - std::chrono::steady_clock::now());
   auto [wec, wn] = co_await http::async_write(stream, msg, use_tuple);
   if (wec) {
-    if (wec == beast::error::timeout) co_return fail(failure_kind::timeout, "sending the request timed out", false);
+    if (wec == beast::error::timeout)
+      co_return fail(failure_kind::timeout, "sending the request timed out", false);
     co_return fail(failure_kind::reset, "sending the request failed: " + wec.message(), reused);
   }
   http::response_parser<http::string_body> p;
@@ -74,7 +76,8 @@ asio::awaitable<attempt_result> exchange(Stream& stream, connection& c, const up
     co_return fail(failure_kind::protocol, "invalid response: " + hec.message(), reused && nothing_yet);
   }
   out.response.status = p.get().result_int();
-  for (const auto& f : p.get()) out.response.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : p.get())
+    out.response.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   if (!p.is_done()) {
     auto [bec, bn] = co_await http::async_read(stream, c.buffer, p, use_tuple);
     if (bec == http::error::body_limit) {
@@ -82,7 +85,8 @@ asio::awaitable<attempt_result> exchange(Stream& stream, connection& c, const up
       co_return fail(failure_kind::protocol,
                      "body larger than the limit of " + std::to_string(limits.max_body) + " bytes", false);
     }
-    if (bec == beast::error::timeout) co_return fail(failure_kind::timeout, "reading the body timed out", false);
+    if (bec == beast::error::timeout)
+      co_return fail(failure_kind::timeout, "reading the body timed out", false);
     if (bec && !(bec == asio::ssl::error::stream_truncated && p.is_done())) {
       co_return fail(failure_kind::reset, "reading the body failed: " + bec.message(), false);
     }
@@ -111,11 +115,13 @@ asio::awaitable<client_response> round_trip(upstream_pool& pool, const client_re
     }
     if (std::chrono::steady_clock::now() >= limits.deadline) {
       client_response out;
-      out.error = failure{failure_kind::timeout, "upstream " + pool.key().to_string() + ": timed out connecting"};
+      out.error =
+          failure{failure_kind::timeout, "upstream " + pool.key().to_string() + ": timed out connecting"};
       co_return out;
     }
     r = co_await std::visit(
-        [&](auto& stream) { return exchange(stream, *conn, pool.key(), request, limits, reused); }, conn->stream);
+        [&](auto& stream) { return exchange(stream, *conn, pool.key(), request, limits, reused); },
+        conn->stream);
     ++conn->exchanges;
     if (r.retry && attempt == 0) continue;
     if (r.reusable && !r.response.error) {

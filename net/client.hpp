@@ -29,9 +29,9 @@ struct client_limits {
 };
 
 struct client_response {
-  int status = 0;                        // 0 with `error` set: no usable HTTP answer
-  std::optional<failure> error;          // transport failure, timeout, or a body over the limit
-  bool body_too_large = false;           // error is set too
+  int status = 0;                // 0 with `error` set: no usable HTTP answer
+  std::optional<failure> error;  // transport failure, timeout, or a body over the limit
+  bool body_too_large = false;   // error is set too
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 

@@ -47,19 +47,32 @@ std::string xml_message(std::string_view body) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Request Entity Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Request Entity Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -71,10 +84,12 @@ aws_error explain_aws_error(int status, std::string_view body) {
   const std::string_view m = e.message;
   auto has = [&](std::string_view s) { return m.find(s) != std::string_view::npos; };
   if (has("Missing Authentication Token")) {
-    e.hint = "no resource at this path or stage (check metrics_path and the stage), or the request was not signed";
+    e.hint =
+        "no resource at this path or stage (check metrics_path and the stage), or the request was not signed";
   } else if (has("signature we calculated does not match")) {
-    e.hint = "signed for the wrong region or service, or the path was changed on the way: check sigv4.region and "
-             "sigv4.service (execute-api for API Gateway, aps for AMP)";
+    e.hint =
+        "signed for the wrong region or service, or the path was changed on the way: check sigv4.region and "
+        "sigv4.service (execute-api for API Gateway, aps for AMP)";
   } else if (has("Signature expired") || has("Signature not yet current")) {
     e.hint = "this host's clock is off: run `sigv4-sidecar doctor` to see the skew";
   } else if (has("is not authorized to perform")) {
@@ -93,13 +108,15 @@ aws_error explain_aws_error(int status, std::string_view body) {
       }
       while (!resource.empty() && (resource.back() == '.' || resource.back() == ' ')) resource.pop_back();
     }
-    e.hint = has("with an explicit deny")
-                 ? "a policy (IAM, or the API's resource policy) explicitly denies " + action + " on " + resource
-                 : "allow " + action + " on " + resource + " in this identity's IAM policy";
+    e.hint =
+        has("with an explicit deny")
+            ? "a policy (IAM, or the API's resource policy) explicitly denies " + action + " on " + resource
+            : "allow " + action + " on " + resource + " in this identity's IAM policy";
   } else if (has("security token included in the request is expired") || has("ExpiredToken")) {
     e.hint = "the credentials expired: they are refreshed and the request is retried";
   } else if (has("security token included in the request is invalid") || has("UnrecognizedClientException")) {
-    e.hint = "the access key is not known to AWS: check which credentials are used with `sigv4-sidecar doctor`";
+    e.hint =
+        "the access key is not known to AWS: check which credentials are used with `sigv4-sidecar doctor`";
   } else if (status == 403 && m.empty()) {
     e.hint = "forbidden without a message: check the target's resource policy";
   }

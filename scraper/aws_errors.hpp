@@ -1,6 +1,7 @@
 #pragma once
-// What an AWS endpoint means by its 403 (or 400) answer, in the words an operator searches for, with a one-line
-// hint: API Gateway answers JSON {"message": ...}, AMP and STS-style services JSON or XML <Message>. Pure.
+// What an AWS endpoint means by its 403 (or 400) answer, in the words an operator searches for, with a
+// one-line hint: API Gateway answers JSON {"message": ...}, AMP and STS-style services JSON or XML <Message>.
+// Pure.
 #include <string>
 #include <string_view>
 

@@ -50,7 +50,8 @@ authorize_result authorize(const request_auth& auth, std::string_view method, st
       r.error = "cannot read authorization credentials_file " + auth.authz_credentials_file;
       return r;
     }
-    headers.emplace_back("Authorization", (auth.authz_type.empty() ? "Bearer" : auth.authz_type) + " " + secret);
+    headers.emplace_back("Authorization",
+                         (auth.authz_type.empty() ? "Bearer" : auth.authz_type) + " " + secret);
   }
   if (!auth.sigv4) return r;
   auto snap = auth.store != nullptr ? auth.store->current() : nullptr;
@@ -67,7 +68,8 @@ authorize_result authorize(const request_auth& auth, std::string_view method, st
   std::vector<header> view;
   view.reserve(headers.size());
   for (const auto& [n, v] : headers) view.push_back({n, v});
-  signing_params params{.region = auth.region, .service = auth.service, .time = now, .payload_hash = payload_hash};
+  signing_params params{
+      .region = auth.region, .service = auth.service, .time = now, .payload_hash = payload_hash};
   auto sig = s.sign_headers({method, target, view}, snap->creds, params);
   for (auto& h : sig.headers) headers.emplace_back(std::move(h.name), std::move(h.value));
   return r;

@@ -23,7 +23,7 @@ struct request_auth {
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 struct authorize_result {
-  std::string error;  // non-empty: do not send; why
+  std::string error;               // non-empty: do not send; why
   bool sigv4_unavailable = false;  // the error is "no credentials yet"
 };
 

@@ -119,7 +119,11 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-double stale_nan() { return std::bit_cast<double>(stale_nan_bits); }
-bool is_stale_nan(double v) { return std::bit_cast<std::uint64_t>(v) == stale_nan_bits; }
+double stale_nan() {
+  return std::bit_cast<double>(stale_nan_bits);
+}
+bool is_stale_nan(double v) {
+  return std::bit_cast<std::uint64_t>(v) == stale_nan_bits;
+}
 
 }  // namespace sigv4::scraper

@@ -35,7 +35,9 @@ void put(std::string& f, std::string_view s) {
   f += ':';
   f.append(s);
 }
-void put(std::string& f, std::int64_t n) { put(f, std::to_string(n)); }
+void put(std::string& f, std::int64_t n) {
+  put(f, std::to_string(n));
+}
 void put(std::string& f, const labels& ls) {
   for (const auto& l : ls) {
     put(f, l.name);
@@ -99,7 +101,8 @@ std::string remote_fingerprint(const remote_write_settings& r, const labels& ext
   }
   put(f, r.write_relabel_configs);
   const auto& q = r.queue;
-  for (auto n : {q.capacity, q.min_shards, q.max_shards, q.max_samples_per_send}) put(f, static_cast<std::int64_t>(n));
+  for (auto n : {q.capacity, q.min_shards, q.max_shards, q.max_samples_per_send})
+    put(f, static_cast<std::int64_t>(n));
   for (auto d : {q.batch_send_deadline, q.min_backoff, q.max_backoff}) put(f, d.count());
   f += q.retry_on_http_429 ? 'y' : 'n';
   put(f, r.sigv4);
@@ -163,7 +166,8 @@ struct manager::impl {
     svc.pool_for = [this](const net::upstream_key& key, asio::ssl::context* tls) -> net::upstream_pool& {
       auto& slot = pools[{key, tls}];
       if (!slot) {
-        net::pool_settings ps{.max_idle = 8, .idle_timeout = std::chrono::seconds(90),
+        net::pool_settings ps{.max_idle = 8,
+                              .idle_timeout = std::chrono::seconds(90),
                               .connect_timeout = std::chrono::seconds(10)};
         slot = std::make_unique<net::upstream_pool>(key, tls, ps, net::pool_metrics{});
       }
@@ -215,7 +219,8 @@ struct manager::impl {
       if (t.insecure_skip_verify) s.verify = false;
       s.cert_file = t.cert_file;
       s.key_file = t.key_file;
-      slot = std::make_unique<asio::ssl::context>(net::make_client_tls_context(s));  // throws, naming the file
+      slot =
+          std::make_unique<asio::ssl::context>(net::make_client_tls_context(s));  // throws, naming the file
     }
     return slot.get();
   }
@@ -275,8 +280,9 @@ struct manager::impl {
           if (!u) return "remote_write " + r.url + ": " + problem;
           rt.url = *u;
           rt.queue = r.queue;
-          // Until shards scale with the load (the next issue), a remote starts with a few: one shard sends one
-          // batch per round trip (500 samples per ~50 ms to AMP), fewer than a thousand-target scraper makes.
+          // Until shards scale with the load (the next issue), a remote starts with a few: one shard sends
+          // one batch per round trip (500 samples per ~50 ms to AMP), fewer than a thousand-target scraper
+          // makes.
           rt.queue.min_shards = std::min(std::max<std::size_t>(r.queue.min_shards, initial_shards),
                                          std::max<std::size_t>(1, r.queue.max_shards));
           rt.timeout = r.remote_timeout;
@@ -321,8 +327,8 @@ struct manager::impl {
       } else {
         for (auto& rt : p.remotes) {
           auto& pool = svc.pool_for({rt.url.scheme, rt.url.host, rt.url.port, rt.server_name}, rt.tls);
-          auto sender = std::make_shared<remote_sender>(ioc.get_executor(), std::move(rt), pool, signing, metrics,
-                                                        deps.user_agent);
+          auto sender = std::make_shared<remote_sender>(ioc.get_executor(), std::move(rt), pool, signing,
+                                                        metrics, deps.user_agent);
           sender->start();
           st.remotes.push_back(std::move(sender));
         }
@@ -515,7 +521,9 @@ struct manager::impl {
 
 manager::manager(manager_deps deps) : impl_(std::make_unique<impl>(std::move(deps))) {}
 
-manager::~manager() { shutdown(std::chrono::milliseconds(0)); }
+manager::~manager() {
+  shutdown(std::chrono::milliseconds(0));
+}
 
 std::string manager::start(const scraper_config& cfg) {
   auto& m = *impl_;
@@ -533,7 +541,8 @@ std::string manager::start(const scraper_config& cfg) {
     return error;
   }
   std::size_t jobs = cfg.job_count(), remotes = cfg.remote_count();
-  obs::info("scraper started", {{"jobs", jobs}, {"remote_writes", remotes},
+  obs::info("scraper started", {{"jobs", jobs},
+                                {"remote_writes", remotes},
                                 {"delivery", cfg.wal_directory.empty() ? "in memory (no spool configured)"
                                                                        : "in memory (spool: next release)"}});
   return {};

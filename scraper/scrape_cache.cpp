@@ -34,8 +34,8 @@ series_ptr make_series(labels ls) {
 }
 
 // Target labels onto the page's labels, as mutateSampleLabels: with honor_labels the page wins; without it
-// the target wins and a page label it overwrites is kept as exported_<name> (exported_exported_<name>, ... when
-// that is taken too), the shorter names renamed first.
+// the target wins and a page label it overwrites is kept as exported_<name> (exported_exported_<name>, ...
+// when that is taken too), the shorter names renamed first.
 void merge_target_labels(const labels& page, const labels& target, bool honor, labels& out) {
   out = page;
   if (honor) {
@@ -68,7 +68,8 @@ void merge_target_labels(const labels& page, const labels& target, bool honor, l
 std::string check_limits(const labels& ls, const scrape_limits& lim) {
   if (lim.label_limit != 0 && ls.size() > lim.label_limit) {
     return "label_limit exceeded (metric: " + std::string(get(ls, "__name__")) +
-           ", number of labels: " + std::to_string(ls.size()) + ", limit: " + std::to_string(lim.label_limit) + ")";
+           ", number of labels: " + std::to_string(ls.size()) +
+           ", limit: " + std::to_string(lim.label_limit) + ")";
   }
   for (const auto& l : ls) {
     if (lim.label_name_length_limit != 0 && l.name.size() > lim.label_name_length_limit) {
@@ -78,7 +79,8 @@ std::string check_limits(const labels& ls, const scrape_limits& lim) {
     }
     if (lim.label_value_length_limit != 0 && l.value.size() > lim.label_value_length_limit) {
       return "label_value_length_limit exceeded (metric: " + std::string(get(ls, "__name__")) +
-             ", label name: " + l.name + ", value: \"" + l.value + "\", length: " + std::to_string(l.value.size()) +
+             ", label name: " + l.name + ", value: \"" + l.value +
+             "\", length: " + std::to_string(l.value.size()) +
              ", limit: " + std::to_string(lim.label_value_length_limit) + ")";
     }
   }
@@ -87,7 +89,8 @@ std::string check_limits(const labels& ls, const scrape_limits& lim) {
 
 }  // namespace
 
-std::string scrape_cache::build(std::string_view, const sample_context& ctx, labels& parsed, labels& out) const {
+std::string scrape_cache::build(std::string_view, const sample_context& ctx, labels& parsed,
+                                labels& out) const {
   static const labels none;
   merge_target_labels(parsed, ctx.target_labels ? *ctx.target_labels : none, ctx.honor_labels, out);
   if (ctx.metric_relabel != nullptr && !ctx.metric_relabel->empty() && !process(out, *ctx.metric_relabel)) {
@@ -96,15 +99,17 @@ std::string scrape_cache::build(std::string_view, const sample_context& ctx, lab
   }
   if (out.empty()) return {};
   if (get(out, "__name__").empty()) return "__name__ label is missing";
-  if (!valid_metric_name(get(out, "__name__"))) return "invalid metric name or label names: " + to_string(out);
+  if (!valid_metric_name(get(out, "__name__")))
+    return "invalid metric name or label names: " + to_string(out);
   for (const auto& l : out) {
     if (!is_valid_label_name(l.name)) return "invalid metric name or label names: " + to_string(out);
   }
   return check_limits(out, ctx.limits);
 }
 
-append_result scrape_cache::append_page(std::string_view page, std::string_view content_type, std::int64_t now_ms,
-                                        const sample_context& ctx, std::vector<sample>& out) {
+append_result scrape_cache::append_page(std::string_view page, std::string_view content_type,
+                                        std::int64_t now_ms, const sample_context& ctx,
+                                        std::vector<sample>& out) {
   append_result r;
   const std::size_t start = out.size();
   std::vector<series_ptr> cur;
@@ -177,8 +182,9 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
   // order, which one pass confirms; otherwise a sorted copy is searched (no per-series node allocations,
   // which a hash set built on every scrape cost as much as the rest of the cache's work).
   // The search goes by label hash, as Prometheus' seriesCur/seriesPrev do, not by series object: after
-  // forget_label_sets, or when a series is spelled differently on the page (label order), a new object carries
-  // the same labels, and a stale marker for the old one would end the live series at its own timestamp.
+  // forget_label_sets, or when a series is spelled differently on the page (label order), a new object
+  // carries the same labels, and a stale marker for the old one would end the live series at its own
+  // timestamp.
   if (!std::ranges::equal(cur, prev_)) {
     std::vector<std::uint64_t> now;
     now.reserve(cur.size());
@@ -224,7 +230,8 @@ void scrape_cache::append_all_stale(std::int64_t now_ms, std::vector<sample>& ou
 void scrape_cache::append_report(const report& r, std::int64_t start_ms, const labels& target_labels,
                                  std::vector<sample>& out) {
   static constexpr std::string_view names[] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
-                                               "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+                                               "scrape_samples_post_metric_relabeling",
+                                               "scrape_series_added"};
   if (report_series_.empty()) {
     for (auto name : names) {
       labels ls = target_labels;
@@ -234,7 +241,8 @@ void scrape_cache::append_report(const report& r, std::int64_t start_ms, const l
   }
   const double values[] = {r.up ? 1.0 : 0.0, r.duration_seconds, static_cast<double>(r.page.total),
                            static_cast<double>(r.page.added), static_cast<double>(r.page.series_added)};
-  for (std::size_t i = 0; i < report_series_.size(); ++i) out.push_back(sample{report_series_[i], start_ms, values[i]});
+  for (std::size_t i = 0; i < report_series_.size(); ++i)
+    out.push_back(sample{report_series_[i], start_ms, values[i]});
 }
 
 }  // namespace sigv4::scraper

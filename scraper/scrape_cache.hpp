@@ -45,9 +45,9 @@ std::uint64_t next_series_id();
 class scrape_cache {
  public:
   // Parses `page` (its format chosen by content_type, as Prometheus chooses) and appends its samples to `out`
-  // at now_ms (or the page's timestamps, with honor_timestamps), then stale markers for the series the previous
-  // scrape had and this one has not. On error nothing of the page stays in `out`; the caller then reports
-  // the failure with append_all_stale.
+  // at now_ms (or the page's timestamps, with honor_timestamps), then stale markers for the series the
+  // previous scrape had and this one has not. On error nothing of the page stays in `out`; the caller then
+  // reports the failure with append_all_stale.
   append_result append_page(std::string_view page, std::string_view content_type, std::int64_t now_ms,
                             const sample_context& ctx, std::vector<sample>& out);
 
@@ -82,7 +82,7 @@ class scrape_cache {
 
   std::unordered_map<std::string, cached> series_;          // raw series bytes -> entry
   std::unordered_map<std::string, std::uint64_t> dropped_;  // raw bytes relabeling dropped -> last iteration
-  std::vector<series_ptr> cur_, prev_;                     // series seen (without explicit timestamps)
+  std::vector<series_ptr> cur_, prev_;                      // series seen (without explicit timestamps)
   std::vector<series_ptr> report_series_;
   std::size_t successful_count_ = 0;
   std::uint64_t iter_ = 1;

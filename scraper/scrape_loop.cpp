@@ -23,24 +23,31 @@ namespace {
 
 std::string reason_of(net::failure_kind k) {
   switch (k) {
-    case net::failure_kind::resolve: return "dns";
+    case net::failure_kind::resolve:
+      return "dns";
     case net::failure_kind::refused:
-    case net::failure_kind::connect_timeout: return "connect";
-    case net::failure_kind::tls: return "tls";
-    case net::failure_kind::timeout: return "timeout";
-    default: return "other";
+    case net::failure_kind::connect_timeout:
+      return "connect";
+    case net::failure_kind::tls:
+      return "tls";
+    case net::failure_kind::timeout:
+      return "timeout";
+    default:
+      return "other";
   }
 }
 
 std::string seconds_text(std::chrono::milliseconds d) {
   // strconv.FormatFloat(seconds, 'f', -1, 64): the shortest form, no exponent.
   char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<double>(d.count()) / 1000.0,
-                                 std::chars_format::fixed);
+  auto [end, ec] =
+      std::to_chars(buf, buf + sizeof buf, static_cast<double>(d.count()) / 1000.0, std::chars_format::fixed);
   return ec == std::errc{} ? std::string(buf, end) : std::to_string(d.count() / 1000);
 }
 
-std::string host_header(const net::url& u) { return u.host_header(); }
+std::string host_header(const net::url& u) {
+  return u.host_header();
+}
 
 obs::rate_limiter& failure_log_limiter() {
   static obs::rate_limiter l(std::chrono::seconds(1));
@@ -49,10 +56,13 @@ obs::rate_limiter& failure_log_limiter() {
 
 }  // namespace
 
-scrape_loop::scrape_loop(scrape_services& services, scrape_target target, std::shared_ptr<const job_runtime> job)
+scrape_loop::scrape_loop(scrape_services& services, scrape_target target,
+                         std::shared_ptr<const job_runtime> job)
     : svc_(services), target_(std::move(target)), job_(std::move(job)), timer_(services.ex) {}
 
-std::string scrape_loop::job_name() const { return job_->name; }
+std::string scrape_loop::job_name() const {
+  return job_->name;
+}
 
 target_status scrape_loop::status() const {
   std::lock_guard lock(status_mutex_);
@@ -60,15 +70,16 @@ target_status scrape_loop::status() const {
 }
 
 void scrape_loop::start() {
-  asio::co_spawn(svc_.ex, [self = shared_from_this()]() { return self->run(); },
-                 [](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     obs::error("scrape loop died (a bug)", {{"error", ex.what()}});
-                   }
-                 });
+  asio::co_spawn(
+      svc_.ex, [self = shared_from_this()]() { return self->run(); },
+      [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          obs::error("scrape loop died (a bug)", {{"error", ex.what()}});
+        }
+      });
 }
 
 void scrape_loop::stop(bool end_of_run_staleness) {
@@ -86,7 +97,8 @@ steady::duration scrape_loop::first_offset() const {
   // As Target.offset: scrapes of a target happen at a fixed phase of the interval, pinned to absolute time,
   // so restarts and reloads do not bunch the targets up.
   const auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(target_.interval).count();
-  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(wall::now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(wall::now().time_since_epoch()).count();
   std::int64_t base = interval - now % interval;
   auto offset = static_cast<std::int64_t>(target_.identity() % static_cast<std::uint64_t>(interval));
   std::int64_t next = base + offset;
@@ -118,7 +130,8 @@ asio::awaitable<void> scrape_loop::run() {
     const std::int64_t stale_at = last_start_ms_ + interval_ms;
     const auto now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(wall::now().time_since_epoch()).count();
-    const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, stale_at - now_ms + interval_ms / 10));
+    const auto wait =
+        std::chrono::milliseconds(std::max<std::int64_t>(0, stale_at - now_ms + interval_ms / 10));
     asio::steady_timer t(svc_.ex, wait);
     co_await t.async_wait(use_tuple);
     batch_.clear();
@@ -174,7 +187,8 @@ asio::awaitable<scrape_loop::page> scrape_loop::fetch(const job_runtime& job, st
       if (res.body_too_large) p.error = "body size limit exceeded";
       co_return p;
     }
-    if ((res.status == 301 || res.status == 302 || res.status == 303 || res.status == 307 || res.status == 308) &&
+    if ((res.status == 301 || res.status == 302 || res.status == 303 || res.status == 307 ||
+         res.status == 308) &&
         job.follow_redirects) {
       if (redirects >= 10) {
         p.error = "stopped after 10 redirects";
@@ -217,7 +231,8 @@ asio::awaitable<scrape_loop::page> scrape_loop::fetch(const job_runtime& job, st
   }
 }
 
-void scrape_loop::scrape_done(const job_runtime& job, page& p, wall::time_point start, steady::duration took) {
+void scrape_loop::scrape_done(const job_runtime& job, page& p, wall::time_point start,
+                              steady::duration took) {
   const std::int64_t start_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count();
   last_start_ms_ = start_ms;
@@ -232,9 +247,9 @@ void scrape_loop::scrape_done(const job_runtime& job, page& p, wall::time_point 
     rep.page = cache_.append_page(p.body, p.content_type, start_ms, ctx, batch_);
     if (!rep.page.error.empty()) {
       p.error = rep.page.error;
-      p.reason = p.error.starts_with("sample limit") ? "sample_limit"
+      p.reason = p.error.starts_with("sample limit")                    ? "sample_limit"
                  : p.error.find("_limit exceeded") != std::string::npos ? "label_limit"
-                                                                          : "parse";
+                                                                        : "parse";
     }
     if (rep.page.duplicates != 0) svc_.metrics.scrape_duplicates.with({job.name}).inc(rep.page.duplicates);
   }

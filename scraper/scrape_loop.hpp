@@ -34,7 +34,7 @@ struct job_runtime {
   request_auth auth;  // with sigv4, an empty region/service is inferred from each target's host
   boost::asio::ssl::context* tls = nullptr;  // for https targets; owned by the manager, outlives the job
   std::string server_name;                   // TLS name to check instead of the target host
-  std::shared_ptr<appender> out;  // shared: a loop mid-scrape may outlive a reload's new fan-out
+  std::shared_ptr<appender> out;             // shared: a loop mid-scrape may outlive a reload's new fan-out
   // The settings that shape label sets: when they change on reload the cache's label sets are rebuilt.
   std::uint64_t labels_fingerprint = 0;
 };

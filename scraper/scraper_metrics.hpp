@@ -9,18 +9,21 @@ struct scraper_metrics {
   explicit scraper_metrics(obs::registry& r)
       : scrapes(r.counters("sigv4_sidecar_scrapes_total", "Scrapes, by job and result (success or failure).",
                            {"job", "result"})),
-        scrape_failures(r.counters("sigv4_sidecar_scrape_failures_total",
-                                   "Failed scrapes, by job and reason (dns, connect, tls, timeout, http_status, "
-                                   "body_size_limit, gzip, parse, sample_limit, label_limit, credentials, other).",
-                                   {"job", "reason"})),
+        scrape_failures(
+            r.counters("sigv4_sidecar_scrape_failures_total",
+                       "Failed scrapes, by job and reason (dns, connect, tls, timeout, http_status, "
+                       "body_size_limit, gzip, parse, sample_limit, label_limit, credentials, other).",
+                       {"job", "reason"})),
         scrape_samples(r.counters("sigv4_sidecar_scrape_samples_total",
                                   "Samples appended after metric relabeling (synthetic series not included).",
                                   {"job"})),
         scrape_duplicates(r.counters("sigv4_sidecar_scrape_duplicate_samples_total",
-                                     "Samples dropped because their series repeated on the same page.", {"job"})),
-        scrape_duration(r.histograms("sigv4_sidecar_scrape_duration_seconds", "Scrape time, request to appended.",
-                                     {"job"}, obs::latency_buckets())),
-        targets(r.gauges("sigv4_sidecar_scrape_targets", "Active targets, by job and health.", {"job", "health"})),
+                                     "Samples dropped because their series repeated on the same page.",
+                                     {"job"})),
+        scrape_duration(r.histograms("sigv4_sidecar_scrape_duration_seconds",
+                                     "Scrape time, request to appended.", {"job"}, obs::latency_buckets())),
+        targets(r.gauges("sigv4_sidecar_scrape_targets", "Active targets, by job and health.",
+                         {"job", "health"})),
         samples_total(r.counters("prometheus_remote_storage_samples_total",
                                  "Samples in send attempts to the remote storage (retries included).",
                                  {"remote_name", "url"})),
@@ -35,8 +38,8 @@ struct scraper_metrics {
         samples_dropped(r.counters("prometheus_remote_storage_samples_dropped_total",
                                    "Samples dropped before any send (queue full), by reason.",
                                    {"remote_name", "url", "reason"})),
-        samples_pending(r.gauges("prometheus_remote_storage_samples_pending",
-                                 "Samples queued or in flight.", {"remote_name", "url"})),
+        samples_pending(r.gauges("prometheus_remote_storage_samples_pending", "Samples queued or in flight.",
+                                 {"remote_name", "url"})),
         highest_sent(r.gauges("prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
                               "Timestamp of the newest sample the remote storage acknowledged.",
                               {"remote_name", "url"})),
@@ -47,10 +50,11 @@ struct scraper_metrics {
                                          obs::latency_buckets())),
         bytes_sent(r.counters("prometheus_remote_storage_bytes_total",
                               "Compressed request bytes sent (retries included).", {"remote_name", "url"})),
-        send_errors(r.counters("sigv4_sidecar_remote_send_errors_total",
-                               "Failed remote-write requests, by kind (network, http_5xx, http_429, http_4xx, "
-                               "credentials).",
-                               {"remote_name", "url", "kind"})) {}
+        send_errors(
+            r.counters("sigv4_sidecar_remote_send_errors_total",
+                       "Failed remote-write requests, by kind (network, http_5xx, http_429, http_4xx, "
+                       "credentials).",
+                       {"remote_name", "url", "kind"})) {}
 
   obs::counter_family& scrapes;
   obs::counter_family& scrape_failures;

@@ -44,8 +44,8 @@ void fanout::append(std::vector<sample>&& batch) {
   if (!to_.empty()) to_.back()->append(std::move(batch));
 }
 
-remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::upstream_pool& pool, const signer& s,
-                             scraper_metrics& m, std::string user_agent)
+remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::upstream_pool& pool,
+                             const signer& s, scraper_metrics& m, std::string user_agent)
     : ex_(std::move(ex)),
       rt_(std::move(rt)),
       pool_(pool),
@@ -53,14 +53,16 @@ remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::u
       metrics_(m),
       user_agent_(std::move(user_agent)),
       queue_(rt_.queue, std::hash<std::string>{}(rt_.url_text)) {
-  for (std::size_t i = 0; i < queue_.shards(); ++i) wake_.push_back(std::make_unique<asio::steady_timer>(ex_));
+  for (std::size_t i = 0; i < queue_.shards(); ++i)
+    wake_.push_back(std::make_unique<asio::steady_timer>(ex_));
   queue_.on_wakeup_change([this](std::size_t shard) { wake_[shard]->cancel(); });
   metrics_.shards.with({rt_.name, rt_.url_text}).set(static_cast<double>(queue_.shards()));
 }
 
 void remote_sender::start() {
   for (std::size_t i = 0; i < queue_.shards(); ++i) {
-    asio::co_spawn(ex_, [self = shared_from_this(), i]() { return self->shard_loop(i); }, log_exception);
+    asio::co_spawn(
+        ex_, [self = shared_from_this(), i]() { return self->shard_loop(i); }, log_exception);
   }
 }
 
@@ -108,7 +110,8 @@ const series_ptr& remote_sender::relabeled(const series_ptr& s) {
   }
   if (now > generation_ + 60) {
     generation_ = now;
-    std::erase_if(relabel_cache_, [&](const auto& kv) { return kv.second.second + sweep_after_seconds < now; });
+    std::erase_if(relabel_cache_,
+                  [&](const auto& kv) { return kv.second.second + sweep_after_seconds < now; });
     it = relabel_cache_.find(s->id);
   }
   return it->second.first;
@@ -182,8 +185,10 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
     metrics_.send_errors.with({rt_.name, rt_.url_text, "credentials"}).inc();
     std::uint64_t suppressed = 0;
     if (send_log_limiter().allow(suppressed)) {
-      obs::warn("remote_write: not sent", {{"remote", rt_.name}, {"url", rt_.url_text},
-                                           {"error", authorized.error}, {"suppressed", suppressed}});
+      obs::warn("remote_write: not sent", {{"remote", rt_.name},
+                                           {"url", rt_.url_text},
+                                           {"error", authorized.error},
+                                           {"suppressed", suppressed}});
     }
     co_return outcome{.kind = outcome_kind::retry, .message = authorized.error};
   }
@@ -193,26 +198,28 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
   if (auto nl = first_line.find('\n'); nl != std::string_view::npos) first_line = first_line.substr(0, nl);
   first_line = first_line.substr(0, 512);
   if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);  // a CRLF body
-  outcome o = classify(res.status, res.header("Retry-After"), first_line, res.error.has_value() && res.status == 0,
-                       rt_.queue, std::chrono::system_clock::now());
+  outcome o = classify(res.status, res.header("Retry-After"), first_line,
+                       res.error.has_value() && res.status == 0, rt_.queue, std::chrono::system_clock::now());
   if (o.kind != outcome_kind::success) {
-    std::string kind = res.status == 0         ? "network"
-                       : res.status == 429     ? "http_429"
-                       : res.status >= 500     ? "http_5xx"
-                                               : "http_4xx";
+    std::string kind = res.status == 0     ? "network"
+                       : res.status == 429 ? "http_429"
+                       : res.status >= 500 ? "http_5xx"
+                                           : "http_4xx";
     metrics_.send_errors.with({rt_.name, rt_.url_text, kind}).inc();
     // The answer's first line as the receiver wrote it (o.message), and for AWS's known messages a hint.
     std::string detail = res.error ? res.error->message : o.message;
     if (!res.error) {
-      if (auto e = explain_aws_error(res.status, res.body); !e.hint.empty()) detail += " (hint: " + e.hint + ")";
+      if (auto e = explain_aws_error(res.status, res.body); !e.hint.empty())
+        detail += " (hint: " + e.hint + ")";
     }
     std::uint64_t suppressed = 0;
     if (o.kind == outcome_kind::drop) {
-      obs::error("remote_write: batch refused, dropped", {{"remote", rt_.name}, {"url", rt_.url_text},
-                                                         {"samples", samples.size()}, {"error", detail}});
+      obs::error(
+          "remote_write: batch refused, dropped",
+          {{"remote", rt_.name}, {"url", rt_.url_text}, {"samples", samples.size()}, {"error", detail}});
     } else if (send_log_limiter().allow(suppressed)) {
-      obs::warn("remote_write: send failed, retrying", {{"remote", rt_.name}, {"url", rt_.url_text},
-                                                        {"error", detail}, {"suppressed", suppressed}});
+      obs::warn("remote_write: send failed, retrying",
+                {{"remote", rt_.name}, {"url", rt_.url_text}, {"error", detail}, {"suppressed", suppressed}});
     }
   }
   co_return o;
@@ -225,7 +232,8 @@ void remote_sender::publish() {
   auto delta = [](std::uint64_t now, std::uint64_t before) { return now > before ? now - before : 0; };
   if (auto d = delta(s.samples_total, published_.samples_total)) metrics_.samples_total.with({n, u}).inc(d);
   if (auto d = delta(s.samples_sent, published_.samples_sent)) metrics_.samples_sent.with({n, u}).inc(d);
-  if (auto d = delta(s.samples_retried, published_.samples_retried)) metrics_.samples_retried.with({n, u}).inc(d);
+  if (auto d = delta(s.samples_retried, published_.samples_retried))
+    metrics_.samples_retried.with({n, u}).inc(d);
   for (std::size_t r = 0; r < loss_reason_count; ++r) {
     auto d = delta(s.samples_lost[r], published_.samples_lost[r]);
     if (d == 0) continue;
@@ -234,8 +242,9 @@ void remote_sender::publish() {
     fam.with({n, u, std::string(to_string(reason))}).inc(d);
     std::uint64_t suppressed = 0;
     if (reason == loss_reason::queue_full && drop_log_limiter().allow(suppressed)) {
-      obs::warn("remote_write: queue full, newest samples dropped (raise queue_config.capacity or max_shards)",
-                {{"remote", n}, {"url", u}, {"dropped", d}, {"suppressed", suppressed}});
+      obs::warn(
+          "remote_write: queue full, newest samples dropped (raise queue_config.capacity or max_shards)",
+          {{"remote", n}, {"url", u}, {"dropped", d}, {"suppressed", suppressed}});
     }
   }
   metrics_.samples_pending.with({n, u}).set(static_cast<double>(s.samples_pending));

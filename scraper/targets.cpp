@@ -111,7 +111,9 @@ std::string scrape_target::request_target() const {
   return out;
 }
 
-std::string scrape_target::url() const { return scheme + "://" + address + request_target(); }
+std::string scrape_target::url() const {
+  return scheme + "://" + address + request_target();
+}
 
 std::uint64_t scrape_target::identity() const {
   labels key = all;
