@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 
 namespace sigv4::net {
@@ -12,16 +13,8 @@ namespace http = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string_view client_response::header(std::string_view name) const {
-  auto eq = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      auto l = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-      if (l(a[i]) != l(b[i])) return false;
-    }
-    return true;
-  };
   for (const auto& [n, v] : headers) {
-    if (eq(n, name)) return v;
+    if (beast::iequals(n, name)) return v;
   }
   return {};
 }

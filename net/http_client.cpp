@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -20,16 +21,8 @@ using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string http_response::header(std::string_view name) const {
-  auto lower = [](std::string_view s) {
-    std::string o(s);
-    for (char& c : o) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return o;
-  };
-  std::string want = lower(name);
   for (const auto& [n, v] : headers) {
-    if (lower(n) == want) return v;
+    if (beast::iequals(n, name)) return v;
   }
   return {};
 }

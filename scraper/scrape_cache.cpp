@@ -89,8 +89,7 @@ std::string check_limits(const labels& ls, const scrape_limits& lim) {
 
 }  // namespace
 
-std::string scrape_cache::build(std::string_view, const sample_context& ctx, labels& parsed,
-                                labels& out) const {
+std::string scrape_cache::build(const sample_context& ctx, labels& parsed, labels& out) const {
   static const labels none;
   merge_target_labels(parsed, ctx.target_labels ? *ctx.target_labels : none, ctx.honor_labels, out);
   if (ctx.metric_relabel != nullptr && !ctx.metric_relabel->empty() && !process(out, *ctx.metric_relabel)) {
@@ -141,7 +140,7 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     bool is_new = it == series_.end();
     if (is_new) {
       p.labels(parsed_);
-      std::string problem = build(raw, ctx, parsed_, built_);
+      std::string problem = build(ctx, parsed_, built_);
       if (!problem.empty()) {
         r.error = std::move(problem);
         break;

@@ -77,7 +77,7 @@ class scrape_cache {
     std::uint64_t stale_iter = 0;  // iteration whose staleness set holds this series (0 = none)
   };
   // Builds the final labels of a newly seen series; empty when metric relabeling dropped it.
-  std::string build(std::string_view raw, const sample_context& ctx, labels& parsed, labels& out) const;
+  std::string build(const sample_context& ctx, labels& parsed, labels& out) const;
   void done(bool flush);
 
   std::unordered_map<std::string, cached> series_;          // raw series bytes -> entry

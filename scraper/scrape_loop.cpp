@@ -45,10 +45,6 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return ec == std::errc{} ? std::string(buf, end) : std::to_string(d.count() / 1000);
 }
 
-std::string host_header(const net::url& u) {
-  return u.host_header();
-}
-
 obs::rate_limiter& failure_log_limiter() {
   static obs::rate_limiter l(std::chrono::seconds(1));
   return l;
@@ -154,7 +150,7 @@ asio::awaitable<scrape_loop::page> scrape_loop::fetch(const job_runtime& job, st
   for (int redirects = 0;; ++redirects) {
     req.method = "GET";
     req.target = target;
-    req.headers = {{"Host", host_header(*u)},
+    req.headers = {{"Host", u->host_header()},
                    {"Accept", std::string(scrape_accept_header)},
                    {"Accept-Encoding", "gzip"},
                    {"User-Agent", svc_.user_agent},
