@@ -10,6 +10,7 @@
 #include "proxy/config.hpp"
 #include "proxy/credentials.hpp"
 #include "proxy/doctor_command.hpp"
+#include "proxy/healthcheck_command.hpp"
 #include "proxy/run_command.hpp"
 #include "proxy/sign_command.hpp"
 
@@ -24,6 +25,7 @@ constexpr std::string_view usage =
     "       sigv4-sidecar sign [flags] URL           sign one request and print it\n"
     "       sigv4-sidecar check-config FILE          validate a config; every error with its line\n"
     "       sigv4-sidecar doctor [--config FILE] [flags]  credentials, identity, clock skew, upstreams\n"
+    "       sigv4-sidecar healthcheck [--timeout DUR] [URL]  exit 0 when URL (admin /-/ready) is 200\n"
     "       sigv4-sidecar --version\n";
 
 }  // namespace
@@ -68,6 +70,9 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "doctor") {
     return sigv4::app::run_doctor(std::span(args).subspan(1), std::cout, env);
+  }
+  if (!args.empty() && args[0] == "healthcheck") {
+    return sigv4::app::run_healthcheck(std::span(args).subspan(1), std::cerr);
   }
   if (!args.empty() && args[0] == "check-config") {
     return sigv4::app::run_check_config(std::span(args).subspan(1), std::cout, std::cerr, env);
