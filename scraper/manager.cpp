@@ -112,14 +112,6 @@ std::string remote_fingerprint(const remote_write_settings& r, const labels& ext
   return f;
 }
 
-// What shapes a job's series' label sets (a change means rebuilding them).
-std::uint64_t labels_fingerprint(const scrape_job& j) {
-  std::string f;
-  f += j.honor_labels ? 'h' : '-';
-  put(f, j.metric_relabel_configs);
-  return std::hash<std::string>{}(f);
-}
-
 // The remote_name label: the configured name, else the first 6 hex digits of a hash of the URL (Prometheus
 // uses a hash of the whole remote config; ours stays stable across unrelated edits).
 std::string remote_name(const remote_write_settings& r) {
@@ -162,7 +154,7 @@ struct manager::impl {
       : deps(std::move(d)),
         metrics(deps.registry),
         work(asio::make_work_guard(ioc)),
-        svc{ioc.get_executor(), signing, metrics, {}, deps.user_agent} {
+        svc{ioc.get_executor(), signing, metrics, {}, deps.user_agent, {}} {
     svc.pool_for = [this](const net::upstream_key& key, asio::ssl::context* tls) -> net::upstream_pool& {
       auto& slot = pools[{key, tls}];
       if (!slot) {
@@ -309,7 +301,6 @@ struct manager::impl {
             return "job " + j.job_name + ": " + e;
           jr.tls = tls_for(j.tls);
           jr.server_name = j.tls.server_name;
-          jr.labels_fingerprint = labels_fingerprint(j);
           p.jobs.emplace_back(std::make_shared<const scrape_job>(j), std::move(jr));
         }
         plan.push_back(std::move(p));

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -14,8 +13,6 @@ std::string_view to_string(loss_reason r) {
   switch (r) {
     case loss_reason::queue_full:
       return "queue_full";
-    case loss_reason::invalid_sample:
-      return "invalid_sample";
     case loss_reason::http_4xx:
       return "http_4xx";
     case loss_reason::http_429:
@@ -127,30 +124,22 @@ void write_queue::lose(loss_reason r, std::uint64_t n) {
   (is_send_failure(r) ? stats_.samples_failed : stats_.samples_dropped) += n;
 }
 
-void write_queue::append(std::vector<sample>&& batch, time_point now) {
-  note_time(now);
-  append(std::move(batch));
+bool write_queue::add(std::uint64_t series_hash, std::int64_t t_ms, std::string_view record) {
+  ++stats_.samples_in;
+  const std::size_t i = shard_of(series_hash);
+  auto& sh = shards_[i];
+  if (sh.queued.size() >= settings_.capacity) {
+    lose(loss_reason::queue_full, 1);
+    return false;
+  }
+  sh.bytes.append(record);
+  sh.queued.push_back({series_hash, t_ms, static_cast<std::uint32_t>(record.size())});
+  ++arrived_[i];
+  return true;
 }
 
-void write_queue::append(std::vector<sample>&& batch) {
-  stats_.samples_in += batch.size();
-  const std::size_t cap = settings_.capacity;
-  for (auto& s : batch) {
-    if (!s.s) {
-      lose(loss_reason::invalid_sample, 1);
-      continue;
-    }
-    const std::size_t i = shard_of(s);
-    auto& sh = shards_[i];
-    if (sh.queued.size() >= cap) {
-      lose(loss_reason::queue_full, 1);
-      continue;
-    }
-    sh.queued.push_back(std::move(s));
-    ++arrived_[i];
-  }
-  batch.clear();
-
+void write_queue::commit(time_point now) {
+  note_time(now);
   const std::size_t full = std::max<std::size_t>(1, settings_.max_samples_per_send);
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     const std::size_t n = std::exchange(arrived_[i], 0);
@@ -162,6 +151,11 @@ void write_queue::append(std::vector<sample>&& batch) {
     const bool earlier = before == 0 || (before < full && sh.queued.size() >= full);
     if (sh.ph == phase::idle && earlier && wakeup_change_) wakeup_change_(i);
   }
+}
+
+std::size_t write_queue::queued_bytes(std::size_t shard) const {
+  const auto& sh = shards_.at(shard);
+  return sh.bytes.size() - sh.head;
 }
 
 bool write_queue::due(const shard_state& sh, time_point now) const {
@@ -180,11 +174,11 @@ std::optional<batch> write_queue::take_batch(std::size_t shard, time_point now, 
     if (sh.queued.empty() || (mode == take_mode::when_due && !due(sh, now))) return std::nullopt;
     const std::size_t n =
         std::min(sh.queued.size(), std::max<std::size_t>(1, settings_.max_samples_per_send));
-    sh.inflight.clear();
-    sh.inflight.reserve(n);
-    std::move(sh.queued.begin(), sh.queued.begin() + static_cast<std::ptrdiff_t>(n),
-              std::back_inserter(sh.inflight));
-    sh.queued.erase(sh.queued.begin(), sh.queued.begin() + static_cast<std::ptrdiff_t>(n));
+    const auto end = sh.queued.begin() + static_cast<std::ptrdiff_t>(n);
+    sh.inflight.assign(sh.queued.begin(), end);
+    sh.queued.erase(sh.queued.begin(), end);
+    sh.inflight_bytes = 0;
+    for (const auto& r : sh.inflight) sh.inflight_bytes += r.size;
     for (std::size_t left = n; left > 0;) {
       auto& a = sh.arrivals.front();
       const std::size_t k = std::min(left, a.count);
@@ -198,7 +192,8 @@ std::optional<batch> write_queue::take_batch(std::size_t shard, time_point now, 
   }
   sh.ph = phase::sending;
   stats_.samples_total += sh.inflight.size();
-  return batch{sh.inflight_id, sh.inflight, sh.attempt};
+  return batch{sh.inflight_id, std::string_view(sh.bytes).substr(sh.head, sh.inflight_bytes), sh.inflight,
+               sh.attempt};
 }
 
 time_point write_queue::next_wakeup(std::size_t shard) const {
@@ -262,6 +257,16 @@ duration write_queue::complete(std::size_t shard, batch_id id, const outcome& o,
   }
   stats_.samples_pending -= n;
   sh.inflight.clear();
+  // The batch's bytes are done with. The FIFO's front is cut only once it is most of the buffer, so each
+  // byte moves at most about once; an emptied shard starts over.
+  sh.head += std::exchange(sh.inflight_bytes, 0);
+  if (sh.head == sh.bytes.size()) {
+    sh.bytes.clear();
+    sh.head = 0;
+  } else if (sh.head >= 64 * 1024 && sh.head * 2 >= sh.bytes.size()) {
+    sh.bytes.erase(0, sh.head);
+    sh.head = 0;
+  }
   sh.ph = phase::idle;
   sh.attempt = 0;
   sh.backoff = settings_.min_backoff;

@@ -5,13 +5,15 @@
 //
 //   for (;;) {
 //     if (auto b = q.take_batch(shard, now())) {
-//       auto o = classify(post(b->samples), ...);
+//       auto o = classify(post(compress(b->body)), ...);
 //       q.complete(shard, b->id, o, now());
 //     } else {
 //       wait_until(q.next_wakeup(shard));  // on_wakeup_change() cuts the wait short
 //     }
 //   }
 //
+// Samples arrive as wire records (remote_write.hpp's append_timeseries) and are kept as bytes, one FIFO per
+// shard, so a batch is a contiguous run of them: the serialized WriteRequest itself, nothing to encode.
 // No threads, no clock: every time comes in as an argument. The queue is the only owner of undelivered
 // samples (a durable spool, the next issue, goes behind it), and every sample it is given is accounted for:
 //   samples_in == samples_sent + samples_failed + samples_dropped + samples_pending.
@@ -28,7 +30,6 @@
 #include <string_view>
 #include <vector>
 
-#include "scraper/labels.hpp"
 
 namespace sigv4::scraper {
 
@@ -54,11 +55,11 @@ struct queue_settings {
   double backoff_jitter = 0.2;
 };
 
-// Why samples were lost. queue_full and invalid_sample are dropped before any send
+// Why samples were lost. queue_full is dropped before any send
 // (prometheus_remote_storage_samples_dropped_total{reason}); the others failed a send for good
 // (prometheus_remote_storage_samples_failed_total, the reason as a label of ours).
-enum class loss_reason : std::uint8_t { queue_full, invalid_sample, http_4xx, http_429, http_other };
-inline constexpr std::size_t loss_reason_count = 5;
+enum class loss_reason : std::uint8_t { queue_full, http_4xx, http_429, http_other };
+inline constexpr std::size_t loss_reason_count = 4;
 std::string_view to_string(loss_reason r);
 inline bool is_send_failure(loss_reason r) {
   return r >= loss_reason::http_4xx;
@@ -90,10 +91,20 @@ duration parse_retry_after(std::string_view header, std::chrono::system_clock::t
 
 using batch_id = std::uint64_t;
 
+// What the queue knows of a queued sample besides its bytes.
+struct record_info {
+  std::uint64_t series_hash = 0;
+  std::int64_t t_ms = 0;
+  std::uint32_t size = 0;  // of its wire record
+};
+
 struct batch {
-  batch_id id = 0;                  // the same on every attempt of these samples
-  std::span<const sample> samples;  // owned by the queue, valid until complete() for this batch
-  unsigned attempt = 0;             // 0 on the first send
+  batch_id id = 0;  // the same on every attempt of these samples
+  // The samples' records back to back: a serialized WriteRequest. Owned by the queue and valid until the
+  // next add() or complete(): compress it right away.
+  std::string_view body;
+  std::span<const record_info> records;  // one per sample, in order
+  unsigned attempt = 0;                  // 0 on the first send
 };
 
 // Plain numbers for the I/O layer to export (names: prometheus_remote_storage_*).
@@ -117,17 +128,20 @@ enum class take_mode : std::uint8_t {
   flush,     // whatever is queued (shutdown)
 };
 
-class write_queue final : public appender {
+class write_queue {
  public:
   // `seed` feeds the backoff jitter, so tests (and nothing else) can be deterministic.
   write_queue(const queue_settings& settings, std::uint64_t seed);
 
-  // Samples arrive at the latest time any call has given the queue (a stale time only sends sooner).
-  void append(std::vector<sample>&& batch) override;
-  void append(std::vector<sample>&& batch, time_point now);
+  // One sample, as its wire record, onto the shard of its series. False: that shard is full, and the
+  // sample was dropped (counted as queue_full).
+  bool add(std::uint64_t series_hash, std::int64_t t_ms, std::string_view record);
+  // Ends one append: what add() gave since the last commit arrived at `now` (or at the latest time any call
+  // has given the queue: a stale time only sends sooner), and sleeping shards are told.
+  void commit(time_point now);
 
   std::size_t shards() const { return shards_.size(); }
-  std::size_t shard_of(const sample& s) const { return s.s->hash % shards_.size(); }
+  std::size_t shard_of(std::uint64_t series_hash) const { return series_hash % shards_.size(); }
 
   // The shard's next batch, or nothing yet: a batch is already in flight, a retry is backing off, or no
   // batch is due. A batch that failed recoverably comes back first, whole and with the same id.
@@ -145,6 +159,8 @@ class write_queue final : public appender {
 
   const queue_stats& stats() const { return stats_; }
   std::size_t queued(std::size_t shard) const { return shards_.at(shard).queued.size(); }
+  // Bytes the shard holds (queued and in flight): what the samples cost in memory.
+  std::size_t queued_bytes(std::size_t shard) const;
   const queue_settings& settings() const { return settings_; }
 
  private:
@@ -154,9 +170,13 @@ class write_queue final : public appender {
   };
   enum class phase : std::uint8_t { idle, sending, backing_off };
   struct shard_state {
-    std::deque<sample> queued;
-    std::deque<arrival> arrivals;  // one per append() that reached the shard, oldest first
-    std::vector<sample> inflight;
+    // bytes[head, head + inflight_bytes) is the batch in flight, the queued records follow it.
+    std::string bytes;
+    std::size_t head = 0;
+    std::size_t inflight_bytes = 0;
+    std::deque<record_info> queued;
+    std::deque<arrival> arrivals;  // one per commit() that reached the shard, oldest first
+    std::vector<record_info> inflight;
     batch_id inflight_id = 0;
     unsigned attempt = 0;
     phase ph = phase::idle;
@@ -171,7 +191,7 @@ class write_queue final : public appender {
 
   queue_settings settings_;
   std::vector<shard_state> shards_;
-  std::vector<std::size_t> arrived_;  // per shard, scratch for append()
+  std::vector<std::size_t> arrived_;  // per shard: add()s since the last commit()
   queue_stats stats_;
   std::function<void(std::size_t)> wakeup_change_;
   time_point latest_{};

@@ -209,14 +209,19 @@ std::string_view to_string(relabel_action a) {
 }
 
 bool is_valid_label_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
+  // 1: may start a name, 2: may follow. A table: this runs for every label of every scraped sample.
+  static constexpr auto table = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = 3;
+    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = 3;
+    t['_'] = 3;
+    for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = 2;
+    return t;
+  }();
+  if (name.empty() || (table[static_cast<unsigned char>(name[0])] & 1) == 0) return false;
+  unsigned char all = 2;
+  for (char c : name) all &= table[static_cast<unsigned char>(c)];
+  return all != 0;
 }
 
 bool is_valid_relabel_target(std::string_view s) {

@@ -1,16 +1,14 @@
 #include "scraper/scrape_cache.hpp"
 
+#include <snappy.h>
+
 #include <algorithm>
-#include <atomic>
+#include <bit>
+#include <iterator>
 
 #include "scraper/textparse.hpp"
 
 namespace sigv4::scraper {
-
-std::uint64_t next_series_id() {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
 
 namespace {
 
@@ -25,47 +23,106 @@ bool valid_metric_name(std::string_view n) {
   return true;
 }
 
-series_ptr make_series(labels ls) {
-  auto s = std::make_shared<series>();
-  s->hash = hash(ls);
-  s->lbls = std::move(ls);
-  s->id = next_series_id();
+std::string_view get(std::span<const label_view> ls, std::string_view name) {
+  for (const auto& l : ls) {
+    if (l.name == name) return l.value;
+  }
+  return {};
+}
+
+bool by_name(const label_view& a, const label_view& b) {
+  return a.name < b.name;
+}
+
+// Buffers every target's append_page reuses (all scrape loops of a manager run on its one thread; tests run
+// on theirs): after the first scrapes a sample allocates nothing.
+struct scratch {
+  labels parsed;                    // the page's labels of the current sample
+  label_views views;                // its final labels, views into parsed, the target's labels, renamed
+  std::vector<std::string> renamed;  // exported_<name> for conflicts
+  labels relabeled;                 // metric_relabel_configs' working copy
+  std::vector<std::uint64_t> cur;   // hashes of this page's series (no explicit timestamp), page order
+  std::vector<std::uint64_t> cur_ts;
+  std::vector<std::uint32_t> kept;   // out's entries that are this page's series (no explicit timestamp)
+  std::vector<std::uint64_t> seen;  // open addressing over cur: a series twice on the page
+  std::vector<std::uint64_t> over;  // series past sample_limit (not sent)
+  std::vector<std::uint64_t> gone;  // known_ - cur
+  std::vector<std::uint64_t> merged;
+  std::string raw;                  // prev_ uncompressed
+};
+
+scratch& tls_scratch() {
+  thread_local scratch s;
   return s;
+}
+
+// Inserts h (0 is the empty slot: a zero hash is stored as 1). False: it was there already.
+bool insert_seen(std::vector<std::uint64_t>& table, std::uint64_t h) {
+  if (h == 0) h = 1;
+  const std::size_t mask = table.size() - 1;
+  for (std::size_t at = (h ^ (h >> 29)) & mask;; at = (at + 1) & mask) {
+    if (table[at] == h) return false;
+    if (table[at] == 0) {
+      table[at] = h;
+      return true;
+    }
+  }
+}
+
+void reset_seen(std::vector<std::uint64_t>& table, std::size_t expected) {
+  std::size_t n = 64;
+  while (n < 2 * expected) n *= 2;
+  table.assign(n, 0);
 }
 
 // Target labels onto the page's labels, as mutateSampleLabels: with honor_labels the page wins; without it
 // the target wins and a page label it overwrites is kept as exported_<name> (exported_exported_<name>, ...
 // when that is taken too), the shorter names renamed first.
-void merge_target_labels(const labels& page, const labels& target, bool honor, labels& out) {
-  out = page;
-  if (honor) {
-    for (const auto& l : target) {
-      if (get(page, l.name).empty()) set(out, l.name, l.value);
+void merge_target_labels(const labels& page, const labels& target, bool honor, scratch& sc) {
+  auto& out = sc.views;
+  out.clear();
+  std::size_t i = 0, j = 0, conflicts = 0;
+  while (i < page.size() && j < target.size()) {
+    if (page[i].name < target[j].name) {
+      out.push_back({page[i].name, page[i].value});
+      ++i;
+    } else if (target[j].name < page[i].name) {
+      out.push_back({target[j].name, target[j].value});
+      ++j;
+    } else {
+      const label& winner = honor ? page[i] : target[j];
+      out.push_back({winner.name, winner.value});
+      if (!honor) ++conflicts;
+      ++i;
+      ++j;
     }
-    return;
   }
-  std::vector<label> conflicts;
-  for (const auto& l : target) {
-    auto exposed = get(page, l.name);
-    if (!exposed.empty()) conflicts.push_back({l.name, std::string(exposed)});
-    set(out, l.name, l.value);
+  for (; i < page.size(); ++i) out.push_back({page[i].name, page[i].value});
+  for (; j < target.size(); ++j) out.push_back({target[j].name, target[j].value});
+  if (conflicts == 0) return;
+
+  // The rare path: name the page's overwritten labels.
+  std::vector<const label*> lost;
+  for (const auto& l : page) {
+    if (!get(target, l.name).empty()) lost.push_back(&l);
   }
-  if (conflicts.empty()) return;
-  std::ranges::stable_sort(conflicts, {}, [](const label& l) { return l.name.size(); });
-  for (std::size_t i = 0; i < conflicts.size(); ++i) {
-    std::string name = conflicts[i].name;
+  std::ranges::stable_sort(lost, {}, [](const label* l) { return l->name.size(); });
+  sc.renamed.assign(lost.size(), {});
+  for (std::size_t k = 0; k < lost.size(); ++k) {
+    std::string name = lost[k]->name;
     for (;;) {
-      name = "exported_" + name;
+      name.insert(0, "exported_");
       bool taken = !get(page, name).empty() || !get(target, name).empty();
-      for (std::size_t k = 0; k < i && !taken; ++k) taken = conflicts[k].name == name;
+      for (std::size_t m = 0; m < k && !taken; ++m) taken = sc.renamed[m] == name;
       if (!taken) break;
     }
-    conflicts[i].name = std::move(name);
+    sc.renamed[k] = std::move(name);
   }
-  for (const auto& l : conflicts) set(out, l.name, l.value);
+  for (std::size_t k = 0; k < lost.size(); ++k) out.push_back({sc.renamed[k], lost[k]->value});
+  std::ranges::stable_sort(out, by_name);
 }
 
-std::string check_limits(const labels& ls, const scrape_limits& lim) {
+std::string check_limits(std::span<const label_view> ls, const scrape_limits& lim) {
   if (lim.label_limit != 0 && ls.size() > lim.label_limit) {
     return "label_limit exceeded (metric: " + std::string(get(ls, "__name__")) +
            ", number of labels: " + std::to_string(ls.size()) +
@@ -74,12 +131,12 @@ std::string check_limits(const labels& ls, const scrape_limits& lim) {
   for (const auto& l : ls) {
     if (lim.label_name_length_limit != 0 && l.name.size() > lim.label_name_length_limit) {
       return "label_name_length_limit exceeded (metric: " + std::string(get(ls, "__name__")) +
-             ", label name: " + l.name + ", length: " + std::to_string(l.name.size()) +
+             ", label name: " + std::string(l.name) + ", length: " + std::to_string(l.name.size()) +
              ", limit: " + std::to_string(lim.label_name_length_limit) + ")";
     }
     if (lim.label_value_length_limit != 0 && l.value.size() > lim.label_value_length_limit) {
       return "label_value_length_limit exceeded (metric: " + std::string(get(ls, "__name__")) +
-             ", label name: " + l.name + ", value: \"" + l.value +
+             ", label name: " + std::string(l.name) + ", value: \"" + std::string(l.value) +
              "\", length: " + std::to_string(l.value.size()) +
              ", limit: " + std::to_string(lim.label_value_length_limit) + ")";
     }
@@ -87,33 +144,105 @@ std::string check_limits(const labels& ls, const scrape_limits& lim) {
   return {};
 }
 
-}  // namespace
-
-std::string scrape_cache::build(const sample_context& ctx, labels& parsed, labels& out) const {
+// The final labels of the parser's current sample into sc.views; empty views: metric relabeling dropped it.
+// A non-empty result is the reason the scrape fails.
+std::string build(const sample_context& ctx, scratch& sc) {
   static const labels none;
-  merge_target_labels(parsed, ctx.target_labels ? *ctx.target_labels : none, ctx.honor_labels, out);
-  if (ctx.metric_relabel != nullptr && !ctx.metric_relabel->empty() && !process(out, *ctx.metric_relabel)) {
-    out.clear();
-    return {};
+  merge_target_labels(sc.parsed, ctx.target_labels ? *ctx.target_labels : none, ctx.honor_labels, sc);
+  if (ctx.metric_relabel != nullptr && !ctx.metric_relabel->empty()) {
+    // relabeled keeps its strings from sample to sample, so this copies bytes but rarely allocates.
+    sc.relabeled.resize(sc.views.size());
+    for (std::size_t i = 0; i < sc.views.size(); ++i) {
+      sc.relabeled[i].name.assign(sc.views[i].name);
+      sc.relabeled[i].value.assign(sc.views[i].value);
+    }
+    if (!process(sc.relabeled, *ctx.metric_relabel)) sc.relabeled.clear();
+    to_views(sc.relabeled, sc.views);
   }
+  const auto& out = sc.views;
   if (out.empty()) return {};
-  if (get(out, "__name__").empty()) return "__name__ label is missing";
-  if (!valid_metric_name(get(out, "__name__")))
-    return "invalid metric name or label names: " + to_string(out);
+  const std::string_view name = get(out, "__name__");
+  if (name.empty()) return "__name__ label is missing";
+  if (!valid_metric_name(name)) return "invalid metric name or label names: " + to_string(out);
   for (const auto& l : out) {
     if (!is_valid_label_name(l.name)) return "invalid metric name or label names: " + to_string(out);
   }
   return check_limits(out, ctx.limits);
 }
 
+std::uint64_t digest_step(std::uint64_t d, std::uint64_t h) {
+  d = (d ^ h) * 0x9e3779b97f4a7c15ull;
+  return d ^ (d >> 32);
+}
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view s, std::size_t& i, std::uint64_t& v) {
+  v = 0;
+  for (unsigned shift = 0; shift < 64 && i < s.size(); shift += 7) {
+    const auto b = static_cast<unsigned char>(s[i++]);
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) return true;
+  }
+  return false;
+}
+
+// How many of the sorted `of` are not in the sorted `in`.
+std::size_t count_missing(const std::vector<std::uint64_t>& of, const std::vector<std::uint64_t>& in) {
+  std::size_t n = 0, j = 0;
+  for (auto h : of) {
+    while (j < in.size() && in[j] < h) ++j;
+    if (j == in.size() || in[j] != h) ++n;
+  }
+  return n;
+}
+
+// set := set ∪ add, both sorted (add may repeat values).
+void unite(std::vector<std::uint64_t>& set, const std::vector<std::uint64_t>& add,
+           std::vector<std::uint64_t>& tmp) {
+  if (add.empty()) return;
+  tmp.clear();
+  std::ranges::set_union(set, add, std::back_inserter(tmp));
+  tmp.erase(std::unique(tmp.begin(), tmp.end()), tmp.end());
+  set.assign(tmp.begin(), tmp.end());
+}
+
+// Calls fn(flat) for each label set of a kept (compressed) list.
+template <class Fn>
+void for_each_kept(const std::string& compressed, std::string& raw, Fn&& fn) {
+  raw.clear();
+  if (compressed.empty() || !snappy::Uncompress(compressed.data(), compressed.size(), &raw)) return;
+  std::string_view all = raw;
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < all.size() && get_varint(all, i, n) && n <= all.size() - i) {
+    fn(all.substr(i, n));
+    i += n;
+  }
+}
+
+}  // namespace
+
 append_result scrape_cache::append_page(std::string_view page, std::string_view content_type,
-                                        std::int64_t now_ms, const sample_context& ctx,
-                                        std::vector<sample>& out) {
+                                        std::int64_t now_ms, const sample_context& ctx, sample_batch& out) {
   append_result r;
+  scratch& sc = tls_scratch();
   const std::size_t start = out.size();
-  std::vector<series_ptr> cur;
-  cur.reserve(prev_.size());
+  sc.cur.clear();
+  sc.cur_ts.clear();
+  sc.kept.clear();
+  sc.over.clear();
+  reset_seen(sc.seen, known_.size() + 16);
+  std::size_t in_table = 0;
   std::size_t non_stale = 0;
+  std::size_t ts_added = 0;
+  std::uint64_t digest = 0;
   bool over_limit = false;
 
   parser p(page, format_for_content_type(content_type));
@@ -127,121 +256,154 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     }
     if (e != scraper::entry::sample) continue;
     ++r.total;
-    std::int64_t t = now_ms;
     std::optional<std::int64_t> ts = ctx.honor_timestamps ? p.timestamp_ms() : std::nullopt;
-    if (ts) t = *ts;
-    std::string_view raw = p.series();
-    key_.assign(raw);
-    if (auto d = dropped_.find(key_); d != dropped_.end()) {
-      d->second = iter_;
-      continue;
+    const std::int64_t t = ts ? *ts : now_ms;
+    p.labels(sc.parsed);
+    std::string problem = build(ctx, sc);
+    if (!problem.empty()) {
+      r.error = std::move(problem);
+      break;
     }
-    auto it = series_.find(key_);
-    bool is_new = it == series_.end();
-    if (is_new) {
-      p.labels(parsed_);
-      std::string problem = build(ctx, parsed_, built_);
-      if (!problem.empty()) {
-        r.error = std::move(problem);
-        break;
+    if (sc.views.empty()) continue;  // dropped by metric_relabel_configs
+    const double v = p.value();
+    // Added first (its hash is that of the bytes just written), taken back if it must not stay.
+    const std::uint64_t h = out.add(sc.views, t, v);
+    if (!ts) {
+      if (2 * (in_table + 1) > sc.seen.size()) {
+        // More series than the last page had: a bigger table, refilled.
+        reset_seen(sc.seen, 2 * sc.seen.size());
+        for (auto c : sc.cur) insert_seen(sc.seen, c);
       }
-      if (built_.empty()) {
-        dropped_.emplace(key_, iter_);
+      if (!insert_seen(sc.seen, h)) {
+        // The same series twice on one page at the scrape's timestamp: TSDB refuses the second sample as a
+        // duplicate (ErrDuplicateSampleForTimestamp); it is counted and the scrape goes on.
+        ++r.duplicates;
+        ++r.added;
+        out.truncate(out.size() - 1);
         continue;
       }
-      it = series_.emplace(key_, cached{make_series(built_), iter_, 0}).first;
-    } else if (it->second.last_iter == iter_ && !ts) {
-      // The same series twice on one page at the scrape's timestamp: TSDB refuses the second sample as a
-      // duplicate (ErrDuplicateSampleForTimestamp); it is counted and the scrape goes on.
-      ++r.duplicates;
-      ++r.added;
-      continue;
+      ++in_table;
     }
-    it->second.last_iter = iter_;
-    const double v = p.value();
     if (!is_stale_nan(v)) ++non_stale;
     if (ctx.limits.sample_limit != 0 && non_stale > ctx.limits.sample_limit) {
       // Keep parsing to report the true total; the scrape fails as a whole.
       over_limit = true;
       ++r.added;
+      if (!ts) sc.over.push_back(h);
+      out.truncate(out.size() - 1);
       continue;
     }
-    out.push_back(sample{it->second.s, t, v});
-    // No series comes here twice per page (a repeat is a duplicate above), so cur holds each once.
-    if (!ts) cur.push_back(it->second.s);
-    if (is_new) ++r.series_added;
+    if (ts) {
+      sc.cur_ts.push_back(h);
+      if (!std::ranges::binary_search(known_ts_, h)) ++ts_added;
+    } else {
+      sc.kept.push_back(static_cast<std::uint32_t>(out.size() - 1));
+      sc.cur.push_back(h);
+      digest = digest_step(digest, h);
+    }
     ++r.added;
   }
   if (r.error.empty() && over_limit) r.error = "sample limit exceeded";
+  std::ranges::sort(sc.cur_ts);
+  sc.cur_ts.erase(std::unique(sc.cur_ts.begin(), sc.cur_ts.end()), sc.cur_ts.end());
   if (!r.error.empty()) {
-    out.resize(start);
+    out.truncate(start);
+    // As Prometheus' cache, which keeps what a failed page added until a successful page flushes it: the
+    // report counts the page's new series, and they are not new on the next page.
+    std::ranges::sort(sc.cur);
+    r.series_added = ts_added + count_missing(sc.cur, known_);
+    std::ranges::sort(sc.over);
+    unite(known_, sc.cur, sc.merged);
+    unite(known_, sc.over, sc.merged);
+    unite(known_ts_, sc.cur_ts, sc.merged);
     return r;
   }
-  // Staleness: what the previous scrape had and this one lacks. A page usually keeps its series and their
-  // order, which one pass confirms; otherwise a sorted copy is searched (no per-series node allocations,
-  // which a hash set built on every scrape cost as much as the rest of the cache's work).
-  // The search goes by label hash, as Prometheus' seriesCur/seriesPrev do, not by series object: after
-  // forget_label_sets, or when a series is spelled differently on the page (label order), a new object
-  // carries the same labels, and a stale marker for the old one would end the live series at its own
-  // timestamp.
-  if (!std::ranges::equal(cur, prev_)) {
-    std::vector<std::uint64_t> now;
-    now.reserve(cur.size());
-    for (const auto& s : cur) now.push_back(s->hash);
-    std::ranges::sort(now);
-    for (const auto& s : prev_) {
-      if (!std::ranges::binary_search(now, s->hash)) out.push_back(sample{s, now_ms, stale_nan()});
+  r.series_added = ts_added;
+  if (page.empty()) {
+    // As 2.42's iterDone(false) after an empty body: every series goes stale, but the cache keeps them.
+    append_all_stale(now_ms, out, false);
+    return r;
+  }
+  known_ts_.swap(sc.cur_ts);
+
+  if (digest == digest_ && sc.cur.size() == known_.size()) {
+    prev_live_ = true;  // the same series in the same order: nothing new, nothing gone
+    return r;
+  }
+  std::ranges::sort(sc.cur);
+  // Series new to the target, and those it had that this page lacks (they get stale markers).
+  sc.gone.clear();
+  {
+    std::size_t i = 0, j = 0;
+    while (i < sc.cur.size() || j < known_.size()) {
+      if (j == known_.size() || (i < sc.cur.size() && sc.cur[i] < known_[j])) {
+        ++r.series_added;
+        ++i;
+      } else if (i == sc.cur.size() || known_[j] < sc.cur[i]) {
+        sc.gone.push_back(known_[j++]);
+      } else {
+        ++i;
+        ++j;
+      }
     }
   }
-  prev_ = std::move(cur);
-  done(!page.empty());
+  if (prev_live_ && !sc.gone.empty()) {
+    for_each_kept(prev_, sc.raw, [&](std::string_view flat) {
+      const std::uint64_t h = hash_flat(flat);
+      if (std::ranges::binary_search(sc.gone, h)) out.add_flat(flat, h, now_ms, stale_nan());
+    });
+  }
+  // This page's label sets, kept for the next stale markers. (Appended stale markers are past `kept`.)
+  sc.raw.clear();
+  for (auto k : sc.kept) {
+    const auto flat = out.flat_labels(out.entries()[k]);
+    put_varint(sc.raw, flat.size());
+    sc.raw.append(flat);
+  }
+  prev_.clear();
+  snappy::Compress(sc.raw.data(), sc.raw.size(), &prev_);
+  prev_.shrink_to_fit();
+  known_.assign(sc.cur.begin(), sc.cur.end());
+  digest_ = digest;
+  prev_live_ = true;
   return r;
 }
 
-void scrape_cache::done(bool flush) {
-  const std::size_t count = series_.size() + dropped_.size();
-  if (flush) {
-    successful_count_ = count;
-  } else if (count > successful_count_ * 2 + 1000) {
-    flush = true;  // series churn in scrapes that kept failing: Prometheus' forced flush
+void scrape_cache::append_all_stale(std::int64_t now_ms, sample_batch& out, bool with_report) {
+  if (prev_live_) {
+    scratch& sc = tls_scratch();
+    for_each_kept(prev_, sc.raw,
+                  [&](std::string_view flat) { out.add_flat(flat, hash_flat(flat), now_ms, stale_nan()); });
+    prev_live_ = false;
   }
-  if (flush) {
-    std::erase_if(series_, [&](const auto& kv) { return kv.second.last_iter != iter_; });
-    std::erase_if(dropped_, [&](const auto& kv) { return kv.second != iter_; });
-  }
-  ++iter_;
-}
-
-void scrape_cache::forget_label_sets() {
-  series_.clear();
-  dropped_.clear();
-}
-
-void scrape_cache::append_all_stale(std::int64_t now_ms, std::vector<sample>& out, bool with_report) {
-  for (const auto& s : prev_) out.push_back(sample{s, now_ms, stale_nan()});
-  prev_.clear();
   if (with_report) {
-    for (const auto& s : report_series_) out.push_back(sample{s, now_ms, stale_nan()});
+    for (const auto& flat : report_) out.add_flat(flat, hash_flat(flat), now_ms, stale_nan());
   }
-  done(false);
 }
 
 void scrape_cache::append_report(const report& r, std::int64_t start_ms, const labels& target_labels,
-                                 std::vector<sample>& out) {
+                                 sample_batch& out) {
   static constexpr std::string_view names[] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
                                                "scrape_samples_post_metric_relabeling",
                                                "scrape_series_added"};
-  if (report_series_.empty()) {
-    for (auto name : names) {
-      labels ls = target_labels;
-      set(ls, "__name__", name);
-      report_series_.push_back(make_series(std::move(ls)));
-    }
-  }
   const double values[] = {r.up ? 1.0 : 0.0, r.duration_seconds, static_cast<double>(r.page.total),
                            static_cast<double>(r.page.added), static_cast<double>(r.page.series_added)};
-  for (std::size_t i = 0; i < report_series_.size(); ++i)
-    out.push_back(sample{report_series_[i], start_ms, values[i]});
+  label_views vs;
+  report_.resize(std::size(names));
+  for (std::size_t i = 0; i < std::size(names); ++i) {
+    to_views(target_labels, vs);
+    std::erase_if(vs, [](const label_view& l) { return l.name == "__name__"; });
+    vs.insert(std::ranges::lower_bound(vs, label_view{"__name__", {}}, by_name), label_view{"__name__", names[i]});
+    report_[i].clear();
+    append_flat(report_[i], vs);
+    out.add_flat(report_[i], hash_flat(report_[i]), start_ms, values[i]);
+  }
+}
+
+std::size_t scrape_cache::memory_bytes() const {
+  std::size_t n = (known_.capacity() + known_ts_.capacity()) * sizeof(std::uint64_t) + prev_.capacity();
+  for (const auto& s : report_) n += s.capacity();
+  return n;
 }
 
 }  // namespace sigv4::scraper

@@ -1,14 +1,20 @@
 #pragma once
 // What one target's scrape loop keeps between scrapes, and the page → samples step it drives, as Prometheus'
-// scrapeLoop.append and scrapeCache (scrape/scrape.go, 2.42): the label set of every series is built once
-// (target labels, honor_labels / exported_, metric_relabel_configs) and found again by the series' raw bytes,
-// so an unchanged series costs a hash lookup and no allocation; series that vanish from the page get stale
-// markers; the synthetic series (up, scrape_duration_seconds, ...) are made here too. Pure: no I/O, no clock.
+// scrapeLoop.append and scrapeCache (scrape/scrape.go, 2.42) behave: target labels, honor_labels /
+// exported_, metric_relabel_configs, limits, duplicates, staleness, the synthetic series (up,
+// scrape_duration_seconds, ...). Pure: no I/O, no clock.
+//
+// Unlike Prometheus' cache it keeps no label set per series: every sample's labels are built again from the
+// page into reused buffers (views, then one flat copy into the sample_batch), which costs no allocation and
+// less time than a hash-map lookup by the series' bytes did. Between scrapes a target keeps only the sorted
+// hashes of its series (8 bytes each) and, for the stale markers of series that vanish, their label sets
+// snappy-compressed (about 10 bytes a series on node_exporter-like pages) — rewritten only when the set of
+// series changed. So a million scraped series cost ~20 MB here, not the ~700 MB that a label set per series
+// in a hash map did (bench/scrape_pipeline_bench).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "scraper/labels.hpp"
@@ -39,9 +45,6 @@ struct append_result {
   std::string error;             // non-empty: the scrape failed, and why (a parse error names its line)
 };
 
-// A process-unique series id (the remote-write spool's series reference later).
-std::uint64_t next_series_id();
-
 class scrape_cache {
  public:
   // Parses `page` (its format chosen by content_type, as Prometheus chooses) and appends its samples to `out`
@@ -49,11 +52,12 @@ class scrape_cache {
   // previous scrape had and this one has not. On error nothing of the page stays in `out`; the caller then
   // reports the failure with append_all_stale.
   append_result append_page(std::string_view page, std::string_view content_type, std::int64_t now_ms,
-                            const sample_context& ctx, std::vector<sample>& out);
+                            const sample_context& ctx, sample_batch& out);
 
   // A failed scrape (or a target that goes away): stale markers for every series the last successful scrape
-  // had, which are then forgotten. with_report also marks the synthetic series (the target is gone).
-  void append_all_stale(std::int64_t now_ms, std::vector<sample>& out, bool with_report);
+  // had (once: until a scrape succeeds again). with_report also marks the synthetic series (the target is
+  // gone).
+  void append_all_stale(std::int64_t now_ms, sample_batch& out, bool with_report);
 
   struct report {
     bool up = false;
@@ -61,33 +65,22 @@ class scrape_cache {
     append_result page;
   };
   // The synthetic series, at the scrape's start time. Their labels: the name plus the target's labels.
-  void append_report(const report& r, std::int64_t start_ms, const labels& target_labels,
-                     std::vector<sample>& out);
+  void append_report(const report& r, std::int64_t start_ms, const labels& target_labels, sample_batch& out);
 
-  // Reload changed what shapes label sets (target labels, honor_labels, metric_relabel_configs): build them
-  // again from the next page. The staleness state is kept, so vanished series still get their markers.
-  void forget_label_sets();
-
-  std::size_t series_count() const { return series_.size(); }
+  // Series of the last successful scrape (those with explicit timestamps included).
+  std::size_t series_count() const { return known_.size() + known_ts_.size(); }
+  // Heap bytes kept between scrapes.
+  std::size_t memory_bytes() const;
 
  private:
-  struct cached {
-    series_ptr s;
-    std::uint64_t last_iter = 0;
-    std::uint64_t stale_iter = 0;  // iteration whose staleness set holds this series (0 = none)
-  };
-  // Builds the final labels of a newly seen series; empty when metric relabeling dropped it.
-  std::string build(const sample_context& ctx, labels& parsed, labels& out) const;
-  void done(bool flush);
-
-  std::unordered_map<std::string, cached> series_;          // raw series bytes -> entry
-  std::unordered_map<std::string, std::uint64_t> dropped_;  // raw bytes relabeling dropped -> last iteration
-  std::vector<series_ptr> cur_, prev_;                      // series seen (without explicit timestamps)
-  std::vector<series_ptr> report_series_;
-  std::size_t successful_count_ = 0;
-  std::uint64_t iter_ = 1;
-  std::string key_;  // scratch: the lookup key, reused
-  labels parsed_, built_;
+  // Sorted hashes of the last successful page's series: without explicit timestamps (staleness applies to
+  // those only, as in Prometheus), and with.
+  std::vector<std::uint64_t> known_, known_ts_;
+  std::uint64_t digest_ = 0;  // of known_'s hashes in page order: an unchanged page is one comparison
+  // The flat label sets of known_'s series, each [varint size][bytes], snappy-compressed.
+  std::string prev_;
+  bool prev_live_ = false;  // known_'s series have no stale markers yet
+  std::vector<std::string> report_;  // the synthetic series' flat label sets, for their stale markers
 };
 
 }  // namespace sigv4::scraper

@@ -85,7 +85,6 @@ void scrape_loop::stop(bool end_of_run_staleness) {
 }
 
 void scrape_loop::update_job(std::shared_ptr<const job_runtime> job) {
-  if (job->labels_fingerprint != job_->labels_fingerprint) cache_.forget_label_sets();
   job_ = std::move(job);
 }
 
@@ -130,9 +129,11 @@ asio::awaitable<void> scrape_loop::run() {
         std::chrono::milliseconds(std::max<std::int64_t>(0, stale_at - now_ms + interval_ms / 10));
     asio::steady_timer t(svc_.ex, wait);
     co_await t.async_wait(use_tuple);
-    batch_.clear();
-    cache_.append_all_stale(stale_at, batch_, true);
-    if (job_->out != nullptr && !batch_.empty()) job_->out->append(std::move(batch_));
+    auto& batch = svc_.batch;
+    batch.clear();
+    cache_.append_all_stale(stale_at, batch, true);
+    if (job_->out != nullptr && !batch.empty()) job_->out->append(batch);
+    batch.clear();
   }
 }
 
@@ -232,7 +233,8 @@ void scrape_loop::scrape_done(const job_runtime& job, page& p, wall::time_point 
   const std::int64_t start_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count();
   last_start_ms_ = start_ms;
-  batch_.clear();
+  auto& batch = svc_.batch;
+  batch.clear();
   scrape_cache::report rep;
   if (p.error.empty()) {
     sample_context ctx{.target_labels = &target_.lbls,
@@ -240,7 +242,7 @@ void scrape_loop::scrape_done(const job_runtime& job, page& p, wall::time_point 
                        .honor_timestamps = job.honor_timestamps,
                        .metric_relabel = &job.metric_relabel,
                        .limits = job.limits};
-    rep.page = cache_.append_page(p.body, p.content_type, start_ms, ctx, batch_);
+    rep.page = cache_.append_page(p.body, p.content_type, start_ms, ctx, batch);
     if (!rep.page.error.empty()) {
       p.error = rep.page.error;
       p.reason = p.error.starts_with("sample limit")                    ? "sample_limit"
@@ -249,11 +251,12 @@ void scrape_loop::scrape_done(const job_runtime& job, page& p, wall::time_point 
     }
     if (rep.page.duplicates != 0) svc_.metrics.scrape_duplicates.with({job.name}).inc(rep.page.duplicates);
   }
-  if (!p.error.empty()) cache_.append_all_stale(start_ms, batch_, false);
+  if (!p.error.empty()) cache_.append_all_stale(start_ms, batch, false);
   rep.up = p.error.empty();
   rep.duration_seconds = std::chrono::duration<double>(took).count();
-  cache_.append_report(rep, start_ms, target_.lbls, batch_);
-  if (job.out != nullptr) job.out->append(std::move(batch_));
+  cache_.append_report(rep, start_ms, target_.lbls, batch);
+  if (job.out != nullptr) job.out->append(batch);
+  batch.clear();
 
   auto& m = svc_.metrics;
   m.scrapes.with({job.name, rep.up ? "success" : "failure"}).inc();

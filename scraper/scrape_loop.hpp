@@ -35,8 +35,6 @@ struct job_runtime {
   boost::asio::ssl::context* tls = nullptr;  // for https targets; owned by the manager, outlives the job
   std::string server_name;                   // TLS name to check instead of the target host
   std::shared_ptr<appender> out;             // shared: a loop mid-scrape may outlive a reload's new fan-out
-  // The settings that shape label sets: when they change on reload the cache's label sets are rebuilt.
-  std::uint64_t labels_fingerprint = 0;
 };
 
 struct scrape_services {
@@ -46,6 +44,9 @@ struct scrape_services {
   // The keep-alive pool for an upstream, per TLS context (one per job with its own tls_config).
   std::function<net::upstream_pool&(const net::upstream_key&, boost::asio::ssl::context*)> pool_for;
   std::string user_agent;
+  // Every loop's samples on their way to the queues: one buffer for all (a scrape is turned into samples
+  // and handed on without a suspension, on the one scraper thread), not one per target kept between scrapes.
+  sample_batch batch;
 };
 
 struct target_status {
@@ -91,7 +92,6 @@ class scrape_loop : public std::enable_shared_from_this<scrape_loop> {
   bool stopping_ = false;
   bool end_of_run_ = false;
   std::int64_t last_start_ms_ = 0;
-  std::vector<sample> batch_;
   std::string inflated_;
   mutable std::mutex status_mutex_;
   target_status status_;

@@ -35,13 +35,10 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
-constexpr std::uint64_t sweep_after_seconds = 600;
-
 }  // namespace
 
-void fanout::append(std::vector<sample>&& batch) {
-  for (std::size_t i = 0; i + 1 < to_.size(); ++i) to_[i]->append(std::vector<sample>(batch));
-  if (!to_.empty()) to_.back()->append(std::move(batch));
+void fanout::append(const sample_batch& batch) {
+  for (const auto& to : to_) to->append(batch);
 }
 
 remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::upstream_pool& pool,
@@ -52,7 +49,8 @@ remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::u
       signer_(s),
       metrics_(m),
       user_agent_(std::move(user_agent)),
-      queue_(rt_.queue, std::hash<std::string>{}(rt_.url_text)) {
+      queue_(rt_.queue, std::hash<std::string>{}(rt_.url_text)),
+      records_(rt_.external, rt_.write_relabel) {
   for (std::size_t i = 0; i < queue_.shards(); ++i)
     wake_.push_back(std::make_unique<asio::steady_timer>(ex_));
   queue_.on_wakeup_change([this](std::size_t shard) { wake_[shard]->cancel(); });
@@ -89,52 +87,23 @@ asio::awaitable<void> remote_sender::drain(steady::time_point until) {
   }
 }
 
-const series_ptr& remote_sender::relabeled(const series_ptr& s) {
-  const auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(steady::now().time_since_epoch()).count());
-  auto [it, fresh] = relabel_cache_.try_emplace(s->id);
-  it->second.second = now;
-  if (fresh) {
-    // Prometheus relabels the series with the external labels already merged in, then sends the result as is.
-    labels ls = s->lbls;
-    for (const auto& l : rt_.external) {
-      if (get(ls, l.name).empty()) set(ls, l.name, l.value);
-    }
-    if (process(ls, rt_.write_relabel) && !ls.empty()) {
-      auto out = std::make_shared<series>();
-      out->hash = hash(ls);
-      out->lbls = std::move(ls);
-      out->id = s->id;
-      it->second.first = std::move(out);
-    }
-  }
-  if (now > generation_ + 60) {
-    generation_ = now;
-    std::erase_if(relabel_cache_,
-                  [&](const auto& kv) { return kv.second.second + sweep_after_seconds < now; });
-    it = relabel_cache_.find(s->id);
-  }
-  return it->second.first;
-}
-
-void remote_sender::append(std::vector<sample>&& batch) {
+void remote_sender::append(const sample_batch& batch) {
   if (stopping_) {
     metrics_.samples_dropped.with({rt_.name, rt_.url_text, "shutting_down"}).inc(batch.size());
     return;
   }
-  if (!rt_.write_relabel.empty()) {
-    std::size_t kept = 0;
-    for (auto& smp : batch) {
-      const series_ptr& r = relabeled(smp.s);
-      if (!r) continue;
-      batch[kept++] = sample{r, smp.t_ms, smp.v};
+  std::uint64_t relabeled_away = 0;
+  for (const auto& e : batch.entries()) {
+    record_.clear();
+    if (!records_.build(batch.flat_labels(e), e.t_ms, e.v, record_)) {
+      ++relabeled_away;
+      continue;
     }
-    if (kept != batch.size()) {
-      metrics_.samples_dropped.with({rt_.name, rt_.url_text, "write_relabel"}).inc(batch.size() - kept);
-      batch.resize(kept);
-    }
+    queue_.add(e.hash, e.t_ms, record_);
   }
-  queue_.append(std::move(batch), steady::now());
+  if (relabeled_away != 0)
+    metrics_.samples_dropped.with({rt_.name, rt_.url_text, "write_relabel"}).inc(relabeled_away);
+  queue_.commit(steady::now());
   publish();
 }
 
@@ -151,7 +120,7 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
       continue;
     }
     const auto started = steady::now();
-    outcome o = co_await send(b->samples);
+    outcome o = co_await send(*b);
     metrics_.sent_batch_duration.with({rt_.name, rt_.url_text})
         .observe(std::chrono::duration<double>(steady::now() - started).count());
     queue_.complete(shard, b->id, o, steady::now());
@@ -160,13 +129,13 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
   --running_;
 }
 
-asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
-  static const labels none;
+asio::awaitable<outcome> remote_sender::send(const batch& b) {
   // The body lives in this coroutine's frame: every shard is in a send() at once, and req.body (a view) must
   // stay the bytes that were signed until round_trip is done. A member buffer shared by the shards was
   // overwritten mid-request by the next shard's encode (snappy garbage, signature mismatches, 403 drops).
   std::string body;
-  encoder_.encode(samples, rt_.write_relabel.empty() ? rt_.external : none, body);
+  compress(b.body, body);
+  const std::size_t samples = b.records.size();
   net::client_request req;
   req.method = "POST";
   req.target = rt_.url.target;
@@ -216,7 +185,7 @@ asio::awaitable<outcome> remote_sender::send(std::span<const sample> samples) {
     if (o.kind == outcome_kind::drop) {
       obs::error(
           "remote_write: batch refused, dropped",
-          {{"remote", rt_.name}, {"url", rt_.url_text}, {"samples", samples.size()}, {"error", detail}});
+          {{"remote", rt_.name}, {"url", rt_.url_text}, {"samples", samples}, {"error", detail}});
     } else if (send_log_limiter().allow(suppressed)) {
       obs::warn("remote_write: send failed, retrying",
                 {{"remote", rt_.name}, {"url", rt_.url_text}, {"error", detail}, {"suppressed", suppressed}});

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "net/upstream.hpp"
@@ -49,16 +48,16 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   void stop();
 
   // From the scrape loops, on the scraper thread.
-  void append(std::vector<sample>&& batch) override;
+  void append(const sample_batch& batch) override;
 
   const remote_runtime& runtime() const { return rt_; }
   const queue_stats& stats() const { return queue_.stats(); }
 
  private:
   boost::asio::awaitable<void> shard_loop(std::size_t shard);
-  boost::asio::awaitable<outcome> send(std::span<const sample> samples);
+  // Compresses the batch's body before its first suspension: the view into the queue is not kept.
+  boost::asio::awaitable<outcome> send(const batch& b);
   void publish();
-  const series_ptr& relabeled(const series_ptr& s);
 
   boost::asio::any_io_executor ex_;
   remote_runtime rt_;
@@ -68,22 +67,19 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   std::string user_agent_;
   write_queue queue_;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> wake_;
-  write_request_encoder encoder_;
+  record_builder records_;
+  std::string record_;
   bool stopping_ = false;
   bool flushing_ = false;
   std::size_t running_ = 0;
   queue_stats published_{};
-  // write_relabel_configs results per series id (null: dropped); swept of series no longer sent.
-  std::unordered_map<std::uint64_t, std::pair<series_ptr, std::uint64_t>> relabel_cache_;
-  std::uint64_t generation_ = 0;
-  std::vector<sample> scratch_;
 };
 
 // Gives each remote of an instance the samples of that instance's jobs.
 class fanout final : public appender {
  public:
   explicit fanout(std::vector<std::shared_ptr<appender>> to) : to_(std::move(to)) {}
-  void append(std::vector<sample>&& batch) override;
+  void append(const sample_batch& batch) override;
 
  private:
   std::vector<std::shared_ptr<appender>> to_;

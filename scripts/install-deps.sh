@@ -9,7 +9,7 @@ packages=(
   libssl-dev openssl libyaml-cpp-dev libfmt-dev libpugixml-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  libre2-dev libsnappy-dev libprotobuf-dev protobuf-compiler zlib1g-dev
+  libre2-dev libsnappy-dev libprotobuf-dev protobuf-compiler zlib1g-dev libxxhash-dev
   python3 python3-botocore python3-snappy python3-protobuf
   prometheus prometheus-node-exporter curl
 )

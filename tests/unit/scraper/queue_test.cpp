@@ -1,9 +1,13 @@
 #include "scraper/queue.hpp"
 
+#include "scraper/remote_write.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <stdexcept>
+
+#include "remote.pb.h"
 
 namespace sigv4::scraper {
 namespace {
@@ -11,18 +15,53 @@ namespace {
 using namespace std::chrono_literals;
 using wall = std::chrono::system_clock;
 
+// A series as the queue's tests need one: its hash and its flat labels.
+struct test_series {
+  labels lbls;
+  std::string flat;
+  std::uint64_t hash = 0;
+};
+using series_ptr = std::shared_ptr<const test_series>;
+
 series_ptr make_series(std::string name, std::string instance = "h:1") {
-  labels ls = {{"__name__", std::move(name)}, {"instance", std::move(instance)}};
-  auto s = std::make_shared<series>();
-  s->hash = hash(ls);
-  s->lbls = std::move(ls);
+  auto s = std::make_shared<test_series>();
+  s->lbls = {{"__name__", std::move(name)}, {"instance", std::move(instance)}};
+  label_views vs;
+  to_views(s->lbls, vs);
+  append_flat(s->flat, vs);
+  s->hash = hash(s->lbls);
   return s;
 }
 
-std::vector<sample> samples_of(const series_ptr& s, std::int64_t first_t, std::size_t n) {
-  std::vector<sample> out;
+struct test_sample {
+  series_ptr s;
+  std::int64_t t_ms = 0;
+  double v = 0;
+};
+
+std::vector<test_sample> samples_of(const series_ptr& s, std::int64_t first_t, std::size_t n) {
+  std::vector<test_sample> out;
   for (std::size_t i = 0; i < n; ++i) out.push_back({s, first_t + static_cast<std::int64_t>(i), 1.0});
   return out;
+}
+
+// What the sender does with one scrape: a record per sample, then commit. Returns the samples kept.
+std::size_t append(write_queue& q, const std::vector<test_sample>& batch, time_point now = {}) {
+  std::size_t kept = 0;
+  std::string record;
+  for (const auto& smp : batch) {
+    record.clear();
+    append_timeseries(record, smp.s->flat, smp.t_ms, smp.v);
+    kept += q.add(smp.s->hash, smp.t_ms, record) ? 1 : 0;
+  }
+  q.commit(now);
+  return kept;
+}
+
+prometheus::WriteRequest decode(std::string_view raw) {
+  prometheus::WriteRequest req;
+  EXPECT_TRUE(req.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
+  return req;
 }
 
 const time_point t0 = time_point{} + 1000s;
@@ -59,20 +98,26 @@ TEST(queue_defaults, are_prometheus_2_42s) {
 TEST(queue, batches_by_size_one_in_flight) {
   write_queue q(one_shard(), 1);
   auto s = make_series("a");
-  q.append(samples_of(s, 0, 1200), t0);
+  append(q, samples_of(s, 0, 1200), t0);
   EXPECT_EQ(q.next_wakeup(0), time_point::min());
   auto b = q.take_batch(0, t0);
   ASSERT_TRUE(b);
-  ASSERT_EQ(b->samples.size(), 500u);
-  EXPECT_EQ(b->samples.front().t_ms, 0);
+  ASSERT_EQ(b->records.size(), 500u);
+  EXPECT_EQ(b->records.front().t_ms, 0);
   EXPECT_EQ(b->attempt, 0u);
+  {  // the body is the WriteRequest of exactly these samples, in order
+    const auto req = decode(b->body);
+    ASSERT_EQ(req.timeseries_size(), 500);
+    for (int i = 0; i < 500; ++i) ASSERT_EQ(req.timeseries(i).samples(0).timestamp(), i);
+    EXPECT_EQ(req.timeseries(0).labels(0).value(), "a");
+  }
   EXPECT_FALSE(q.take_batch(0, t0 + 1h)) << "a second batch while one is in flight";
   EXPECT_EQ(q.next_wakeup(0), time_point::max());
   q.complete(0, b->id, ok(), t0);
   auto c = q.take_batch(0, t0);
   ASSERT_TRUE(c);
   EXPECT_NE(c->id, b->id);
-  EXPECT_EQ(c->samples.front().t_ms, 500);
+  EXPECT_EQ(c->records.front().t_ms, 500);
   q.complete(0, c->id, ok(), t0);
   EXPECT_FALSE(q.take_batch(0, t0)) << "200 left: neither full nor due";
   EXPECT_EQ(q.queued(0), 200u);
@@ -87,38 +132,38 @@ TEST(queue, batches_by_deadline_of_the_oldest_sample) {
   write_queue q(one_shard(), 1);
   auto s = make_series("a");
   EXPECT_EQ(q.next_wakeup(0), time_point::max());
-  q.append(samples_of(s, 0, 10), t0);
-  q.append(samples_of(s, 10, 10), t0 + 3s);
+  append(q, samples_of(s, 0, 10), t0);
+  append(q, samples_of(s, 10, 10), t0 + 3s);
   EXPECT_EQ(q.next_wakeup(0), t0 + 5s);
   EXPECT_FALSE(q.take_batch(0, t0 + 5s - 1ms));
   auto b = q.take_batch(0, t0 + 5s);
   ASSERT_TRUE(b);
-  EXPECT_EQ(b->samples.size(), 20u);
+  EXPECT_EQ(b->records.size(), 20u);
   q.complete(0, b->id, ok(), t0 + 5s);
 
   // after a full batch, the remainder's clock is its own arrival, not the batch's
-  q.append(samples_of(s, 100, 400), t0 + 10s);
-  q.append(samples_of(s, 500, 150), t0 + 12s);
+  append(q, samples_of(s, 100, 400), t0 + 10s);
+  append(q, samples_of(s, 500, 150), t0 + 12s);
   auto c = q.take_batch(0, t0 + 12s);
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->samples.size(), 500u);
+  EXPECT_EQ(c->records.size(), 500u);
   q.complete(0, c->id, ok(), t0 + 12s);
   EXPECT_EQ(q.next_wakeup(0), t0 + 17s);
 }
 
 TEST(queue, flush_takes_a_partial_batch_now) {
   write_queue q(one_shard(), 1);
-  q.append(samples_of(make_series("a"), 0, 3), t0);
+  append(q, samples_of(make_series("a"), 0, 3), t0);
   EXPECT_FALSE(q.take_batch(0, t0));
   auto b = q.take_batch(0, t0, take_mode::flush);
   ASSERT_TRUE(b);
-  EXPECT_EQ(b->samples.size(), 3u);
+  EXPECT_EQ(b->records.size(), 3u);
 }
 
 TEST(queue, append_without_a_time_uses_the_latest_time_seen) {
   write_queue q(one_shard(), 1);
   EXPECT_FALSE(q.take_batch(0, t0 + 100s));
-  q.append(samples_of(make_series("a"), 0, 1));
+  append(q, samples_of(make_series("a"), 0, 1));
   EXPECT_EQ(q.next_wakeup(0), t0 + 105s);
 }
 
@@ -127,56 +172,53 @@ TEST(queue, wakeup_change_on_first_sample_and_on_a_full_batch) {
   std::vector<std::size_t> calls;
   q.on_wakeup_change([&](std::size_t shard) { calls.push_back(shard); });
   auto s = make_series("a");
-  q.append(samples_of(s, 0, 10), t0);
+  append(q, samples_of(s, 0, 10), t0);
   EXPECT_EQ(calls.size(), 1u);
-  q.append(samples_of(s, 10, 10), t0);
+  append(q, samples_of(s, 10, 10), t0);
   EXPECT_EQ(calls.size(), 1u) << "nothing moved earlier";
-  q.append(samples_of(s, 20, 480), t0);
+  append(q, samples_of(s, 20, 480), t0);
   EXPECT_EQ(calls.size(), 2u) << "crossed max_samples_per_send";
 }
 
-TEST(queue, capacity_drops_are_counted_and_invalid_samples_too) {
+TEST(queue, capacity_drops_are_counted) {
   queue_settings qs = one_shard();
   qs.capacity = 10;
   write_queue q(qs, 1);
-  auto batch = samples_of(make_series("a"), 0, 15);
-  batch.push_back({nullptr, 1, 1});
-  q.append(std::move(batch), t0);
+  EXPECT_EQ(append(q, samples_of(make_series("a"), 0, 15), t0), 10u);
   EXPECT_EQ(q.queued(0), 10u);
-  EXPECT_EQ(q.stats().samples_in, 16u);
-  EXPECT_EQ(q.stats().samples_dropped, 6u);
+  EXPECT_EQ(q.stats().samples_in, 15u);
+  EXPECT_EQ(q.stats().samples_dropped, 5u);
   EXPECT_EQ(q.stats().samples_lost[static_cast<std::size_t>(loss_reason::queue_full)], 5u);
-  EXPECT_EQ(q.stats().samples_lost[static_cast<std::size_t>(loss_reason::invalid_sample)], 1u);
   expect_balanced(q.stats());
   // the in-flight batch does not count against capacity
   auto b = q.take_batch(0, t0, take_mode::flush);
   ASSERT_TRUE(b);
-  q.append(samples_of(make_series("a"), 100, 10), t0);
-  EXPECT_EQ(q.stats().samples_dropped, 6u);
+  EXPECT_EQ(append(q, samples_of(make_series("a"), 100, 10), t0), 10u);
+  EXPECT_EQ(q.stats().samples_dropped, 5u);
   EXPECT_EQ(to_string(loss_reason::queue_full), "queue_full");
 }
 
 TEST(queue, a_retried_batch_comes_back_first_and_whole) {
   write_queue q(one_shard(), 1);
   auto s = make_series("a");
-  q.append(samples_of(s, 0, 500), t0);
+  append(q, samples_of(s, 0, 500), t0);
   auto b = q.take_batch(0, t0);
   ASSERT_TRUE(b);
   const batch_id id = b->id;
   EXPECT_EQ(q.complete(0, id, retry(), t0), 30ms);
-  q.append(samples_of(s, 500, 500), t0 + 1ms);  // a full batch of newer samples waits behind it
+  append(q, samples_of(s, 500, 500), t0 + 1ms);  // a full batch of newer samples waits behind it
   EXPECT_EQ(q.next_wakeup(0), t0 + 30ms);
   EXPECT_FALSE(q.take_batch(0, t0 + 29ms));
   auto again = q.take_batch(0, t0 + 30ms);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->id, id);
   EXPECT_EQ(again->attempt, 1u);
-  ASSERT_EQ(again->samples.size(), 500u);
-  for (std::size_t i = 0; i < 500; ++i) ASSERT_EQ(again->samples[i].t_ms, static_cast<std::int64_t>(i));
+  ASSERT_EQ(again->records.size(), 500u);
+  for (std::size_t i = 0; i < 500; ++i) ASSERT_EQ(again->records[i].t_ms, static_cast<std::int64_t>(i));
   q.complete(0, id, ok(), t0 + 40ms);
   auto next = q.take_batch(0, t0 + 40ms);
   ASSERT_TRUE(next);
-  EXPECT_EQ(next->samples.front().t_ms, 500);
+  EXPECT_EQ(next->records.front().t_ms, 500);
   EXPECT_EQ(q.stats().samples_retried, 500u);
   EXPECT_EQ(q.stats().samples_total, 1500u)
       << "every attempt counts, as prometheus_remote_storage_samples_total";
@@ -187,7 +229,7 @@ TEST(queue, backoff_doubles_to_the_cap_and_resets_after_the_batch) {
   qs.min_backoff = 30ms;
   qs.max_backoff = 200ms;
   write_queue q(qs, 1);
-  q.append(samples_of(make_series("a"), 0, 500), t0);
+  append(q, samples_of(make_series("a"), 0, 500), t0);
   time_point now = t0;
   std::vector<duration> waits;
   for (int i = 0; i < 6; ++i) {
@@ -199,7 +241,7 @@ TEST(queue, backoff_doubles_to_the_cap_and_resets_after_the_batch) {
   EXPECT_EQ(waits, (std::vector<duration>{30ms, 60ms, 120ms, 200ms, 200ms, 200ms}));
   auto b = q.take_batch(0, now);
   q.complete(0, b->id, ok(), now);
-  q.append(samples_of(make_series("a"), 500, 500), now);
+  append(q, samples_of(make_series("a"), 500, 500), now);
   auto c = q.take_batch(0, now);
   ASSERT_TRUE(c);
   EXPECT_EQ(q.complete(0, c->id, retry(), now), 30ms);
@@ -207,7 +249,7 @@ TEST(queue, backoff_doubles_to_the_cap_and_resets_after_the_batch) {
 
 TEST(queue, retry_after_replaces_the_backoff_and_feeds_its_doubling) {
   write_queue q(one_shard(), 1);
-  q.append(samples_of(make_series("a"), 0, 500), t0);
+  append(q, samples_of(make_series("a"), 0, 500), t0);
   auto b = q.take_batch(0, t0);
   outcome o = retry();
   o.retry_after = 1s;
@@ -229,7 +271,7 @@ TEST(queue, jitter_stays_in_bounds_and_follows_the_seed) {
   qs.max_backoff = 1s;
   auto run = [&](std::uint64_t seed) {
     write_queue q(qs, seed);
-    q.append(samples_of(make_series("a"), 0, 1), t0);
+    append(q, samples_of(make_series("a"), 0, 1), t0);
     std::vector<duration> waits;
     time_point now = t0;
     for (int i = 0; i < 500; ++i) {
@@ -255,7 +297,7 @@ TEST(queue, jitter_stays_in_bounds_and_follows_the_seed) {
 
 TEST(queue, a_failed_batch_is_counted_by_reason_and_let_go) {
   write_queue q(one_shard(), 1);
-  q.append(samples_of(make_series("a"), 0, 500), t0);
+  append(q, samples_of(make_series("a"), 0, 500), t0);
   auto b = q.take_batch(0, t0);
   auto o = classify(400, "", "out of order sample", false, q.settings(), wall::now());
   EXPECT_EQ(q.complete(0, b->id, o, t0), 0s);
@@ -270,7 +312,7 @@ TEST(queue, a_failed_batch_is_counted_by_reason_and_let_go) {
 
 TEST(queue, completing_what_is_not_in_flight_is_a_bug) {
   write_queue q(one_shard(), 1);
-  q.append(samples_of(make_series("a"), 0, 500), t0);
+  append(q, samples_of(make_series("a"), 0, 500), t0);
   auto b = q.take_batch(0, t0);
   EXPECT_THROW(q.complete(0, b->id + 1, ok(), t0), std::logic_error);
   EXPECT_THROW(q.complete(1, b->id, ok(), t0), std::logic_error);
@@ -284,7 +326,7 @@ struct simulation {
   queue_settings qs;
   std::size_t n_series = 100;
   duration down_from = 5s, down_until = 25s, run_for = 40s;
-  std::map<const series*, std::vector<std::int64_t>> received;
+  std::map<std::uint64_t, std::vector<std::int64_t>> received;
 
   queue_stats run() {
     qs.min_shards = 4;
@@ -292,22 +334,27 @@ struct simulation {
     std::vector<series_ptr> all;
     for (std::size_t i = 0; i < n_series; ++i)
       all.push_back(make_series("m", std::string("h").append(std::to_string(i))));
-    std::map<const series*, std::size_t> shard_seen;
+    std::map<std::uint64_t, std::size_t> shard_seen;
     for (time_point now = t0; now < t0 + run_for; now += 10ms) {
       if ((now - t0) % 1s == 0s) {
-        std::vector<sample> scrape;
+        std::vector<test_sample> scrape;
         for (auto& s : all) scrape.push_back({s, (now - t0) / 1ms, 1.0});
-        q.append(std::move(scrape), now);
+        append(q, scrape, now);
       }
       for (std::size_t sh = 0; sh < q.shards(); ++sh) {
         if (now < q.next_wakeup(sh)) continue;
         auto b = q.take_batch(sh, now);
         if (!b) continue;
         const bool down = now >= t0 + down_from && now < t0 + down_until;
+        // The body is these records' bytes, also after the FIFO's front was cut (every ~64 KiB here).
+        const auto req = decode(b->body);
+        EXPECT_EQ(static_cast<std::size_t>(req.timeseries_size()), b->records.size());
+        for (int i = 0; i < req.timeseries_size(); ++i)
+          EXPECT_EQ(req.timeseries(i).samples(0).timestamp(), b->records[static_cast<std::size_t>(i)].t_ms);
         if (!down) {
-          for (const auto& s : b->samples) {
-            received[s.s.get()].push_back(s.t_ms);
-            auto [it, fresh] = shard_seen.emplace(s.s.get(), sh);
+          for (const auto& s : b->records) {
+            received[s.series_hash].push_back(s.t_ms);
+            auto [it, fresh] = shard_seen.emplace(s.series_hash, sh);
             EXPECT_EQ(it->second, sh) << "a series moved shards";
           }
         }
@@ -316,7 +363,7 @@ struct simulation {
     }
     for (std::size_t sh = 0; sh < q.shards(); ++sh) {
       while (auto b = q.take_batch(sh, t0 + run_for + 1h, take_mode::flush)) {
-        for (const auto& s : b->samples) received[s.s.get()].push_back(s.t_ms);
+        for (const auto& s : b->records) received[s.series_hash].push_back(s.t_ms);
         q.complete(sh, b->id, ok(), t0 + run_for + 1h);
       }
     }
@@ -334,7 +381,7 @@ TEST(queue, nothing_is_lost_across_a_20s_outage_that_fits_in_capacity) {
   EXPECT_EQ(st.highest_sent_timestamp_ms, 39'000);
   ASSERT_EQ(sim.received.size(), 100u);
   for (const auto& [s, ts] : sim.received) {
-    ASSERT_EQ(ts.size(), 40u) << to_string(s->lbls);
+    ASSERT_EQ(ts.size(), 40u) << "series " << s;
     for (std::size_t i = 0; i < ts.size(); ++i) ASSERT_EQ(ts[i], static_cast<std::int64_t>(i) * 1000);
   }
 }
@@ -399,7 +446,7 @@ TEST(classify, an_expired_security_token_is_retried_after_a_refresh) {
   EXPECT_EQ(classify(403, "", "<Code>ExpiredToken</Code>", false, qs, now).kind,
             outcome_kind::retry_after_refresh);
   write_queue q(one_shard(), 1);
-  q.append(samples_of(make_series("a"), 0, 500), t0);
+  append(q, samples_of(make_series("a"), 0, 500), t0);
   auto b = q.take_batch(0, t0);
   auto o = classify(403, "", "ExpiredToken", false, qs, now);
   EXPECT_EQ(q.complete(0, b->id, o, t0), 30ms) << "retried with a backoff";

@@ -29,6 +29,53 @@ relabel_rule rule(std::vector<std::string> source_labels, std::string regex, rel
   return std::get<relabel_rule>(std::move(r));
 }
 
+// What the tests read of a sample: its decoded labels, its hash, its time and value.
+struct test_series {
+  labels lbls;
+  std::uint64_t hash = 0;
+};
+struct sample {
+  std::shared_ptr<const test_series> s;
+  std::int64_t t_ms = 0;
+  double v = 0;
+};
+
+void decode_into(const sample_batch& b, std::vector<sample>& out) {
+  for (const auto& e : b.entries()) {
+    auto ts = std::make_shared<test_series>();
+    ts->lbls = to_labels(b.flat_labels(e));
+    ts->hash = e.hash;
+    out.push_back({std::move(ts), e.t_ms, e.v});
+  }
+}
+
+// scrape_cache with the tests' sample vectors: appends what the cache put into its batch.
+struct test_cache {
+  scrape_cache c;
+  sample_batch b;
+
+  append_result append_page(std::string_view page, std::string_view content_type, std::int64_t now_ms,
+                            const sample_context& ctx, std::vector<sample>& out) {
+    b.clear();
+    auto r = c.append_page(page, content_type, now_ms, ctx, b);
+    decode_into(b, out);
+    return r;
+  }
+  void append_all_stale(std::int64_t now_ms, std::vector<sample>& out, bool with_report) {
+    b.clear();
+    c.append_all_stale(now_ms, b, with_report);
+    decode_into(b, out);
+  }
+  void append_report(const scrape_cache::report& r, std::int64_t start_ms, const labels& target,
+                     std::vector<sample>& out) {
+    b.clear();
+    c.append_report(r, start_ms, target, b);
+    decode_into(b, out);
+  }
+  std::size_t series_count() const { return c.series_count(); }
+  std::size_t memory_bytes() const { return c.memory_bytes(); }
+};
+
 struct got {
   std::string lbls;
   std::int64_t t;
@@ -68,7 +115,7 @@ constexpr std::int64_t t0 =
 
 // One scrape as scrapeAndReport does it: the page (or a failure), stale markers on an error, the report.
 struct loop {
-  scrape_cache cache;
+  test_cache cache;
   labels target;
   sample_context ctx;
   std::vector<sample> out;  // everything appended so far
@@ -118,7 +165,7 @@ TEST(scrape_loop_append, label_handling_cases) {
        R"({__name__="metric", job="j", n1="1"})", 0},
   };
   for (const auto& c : cases) {
-    scrape_cache cache;
+    test_cache cache;
     sample_context ctx = make_ctx(&c.target, c.honor);
     std::vector<sample> out;
     auto r = cache.append_page(c.page, "", t0, ctx, out);
@@ -132,7 +179,7 @@ TEST(scrape_loop_append, label_handling_cases) {
 }
 
 TEST(scrape_loop_append, nan_is_a_normal_nan_not_a_stale_marker) {
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   cache.append_page("metric NaN\n", "", t0, ctx, out);
@@ -178,7 +225,7 @@ TEST(scrape_loop_append, conflicting_prefixed_labels) {
           {"foo", "0"}})},
   };
   for (const auto& tc : cases) {
-    scrape_cache cache;
+    test_cache cache;
     sample_context ctx = make_ctx(&tc.target);
     std::vector<sample> out;
     auto r = cache.append_page(tc.page, "", t0, ctx, out);
@@ -191,7 +238,7 @@ TEST(scrape_loop_append, conflicting_prefixed_labels) {
 
 TEST(scrape_loop_append, honor_timestamps) {
   for (bool honor : {true, false}) {
-    scrape_cache cache;
+    test_cache cache;
     sample_context ctx = make_ctx(nullptr, false, honor);
     std::vector<sample> out;
     cache.append_page("a 1 1000\nb 2\n", "", t0, ctx, out);
@@ -205,7 +252,7 @@ TEST(scrape_loop_append, fail_with_invalid_labels_after_relabel) {
   // TestScrapeLoopFailWithInvalidLabelsAfterRelabel: labelmap makes a label named "012".
   labels target = L({{"pod_label_invalid_012", "test"}});
   relabel_rules rules{rule({}, "pod_label_invalid_(.+)", relabel_action::labelmap)};
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx = make_ctx(&target, true, true, &rules);
   std::vector<sample> out;
   auto r = cache.append_page("test_metric 1\n", "", t0, ctx, out);
@@ -217,9 +264,9 @@ TEST(scrape_loop_append, fail_with_invalid_labels_after_relabel) {
   EXPECT_TRUE(out.empty());
 }
 
-TEST(scrape_loop_append, metric_relabel_drop_is_cached_and_not_added) {
+TEST(scrape_loop_append, metric_relabel_drop_is_not_added_and_not_a_series) {
   relabel_rules rules{rule({"deleteme"}, ".+", relabel_action::drop)};
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx = make_ctx(nullptr, false, true, &rules);
   for (int i = 0; i < 2; ++i) {
     std::vector<sample> out;
@@ -236,7 +283,7 @@ TEST(scrape_loop_append, metric_relabel_drop_is_cached_and_not_added) {
 
 TEST(scrape_loop_append, discard_duplicate_label_names) {
   // TestScrapeLoopDiscardDuplicateLabels: a bad series fails the whole page, a good one alone works.
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   auto r = cache.append_page("test_metric{le=\"500\"} 1\ntest_metric{le=\"600\",le=\"700\"} 1\n", "", t0, ctx,
@@ -254,7 +301,7 @@ TEST(scrape_loop_append, discard_duplicate_label_names) {
 TEST(scrape_loop_append, changing_metric_string_is_one_series_without_stale_markers) {
   // TestScrapeLoop_ChangingMetricString: the same labels in another order are the same series, so the second
   // scrape marks nothing stale.
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   cache.append_page("metric_a{a=\"1\",b=\"1\"} 1", "", t0, ctx, out);
@@ -272,7 +319,7 @@ TEST(scrape_loop_append, changing_metric_string_is_one_series_without_stale_mark
 TEST(scrape_loop_append, sample_limit_fails_the_scrape_and_still_counts) {
   // TestScrapeLoopAppendSampleLimit (limit 1; the mutator drops series with a "deleteme" label).
   relabel_rules rules{rule({"deleteme"}, ".+", relabel_action::drop)};
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx = make_ctx(nullptr, false, true, &rules, limit(1));
   std::vector<sample> out;
   auto r = cache.append_page("metric_a 1\nmetric_b 1\nmetric_c 1\n", "", t0, ctx, out);
@@ -297,7 +344,7 @@ TEST(scrape_loop_append, sample_limit_fails_the_scrape_and_still_counts) {
 }
 
 TEST(scrape_loop_append, sample_limit_at_the_limit_passes_and_stale_markers_do_not_count) {
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx = make_ctx(nullptr, false, true, nullptr, limit(2));
   std::vector<sample> out;
   EXPECT_TRUE(cache.append_page("a 1\nb 1\n", "", t0, ctx, out).error.empty());
@@ -339,7 +386,7 @@ TEST(scrape_loop_append, label_limits) {
        limit(0, 0, 0, 10), true},
   };
   for (const auto& tc : cases) {
-    scrape_cache cache;
+    test_cache cache;
     sample_context ctx = make_ctx(&tc.target, false, true, nullptr, tc.lim);
     std::vector<sample> out;
     auto r = cache.append_page(tc.page, "", t0, ctx, out);
@@ -351,12 +398,12 @@ TEST(scrape_loop_append, label_limits) {
 }
 
 TEST(scrape_loop_append, label_limit_messages_in_prometheus_words) {
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx = make_ctx(nullptr, false, true, nullptr, limit(0, 2));
   std::vector<sample> out;
   auto r = cache.append_page("metric{l1=\"1\", l2=\"2\"} 0", "", t0, ctx, out);
   EXPECT_EQ(r.error, "label_limit exceeded (metric: metric, number of labels: 3, limit: 2)");
-  scrape_cache c2;
+  test_cache c2;
   ctx.limits = limit(0, 0, 5);
   r = c2.append_page("metric{label_x=\"1\"} 0", "", t0, ctx, out);
   EXPECT_EQ(r.error,
@@ -369,7 +416,7 @@ TEST(scrape_loop_append, label_limit_messages_in_prometheus_words) {
 TEST(scrape_loop_append, a_series_twice_on_one_page_keeps_the_first_and_counts) {
   // TSDB refuses the second sample at the same timestamp (ErrDuplicateSampleForTimestamp, or silently at
   // commit); scrapeLoop.append still counts it in added and goes on.
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   auto r = cache.append_page("a 1\nb 5\na 2\n", "", t0, ctx, out);
@@ -390,7 +437,7 @@ TEST(scrape_loop_append, a_series_twice_on_one_page_keeps_the_first_and_counts) 
 
 TEST(scrape_loop_append, staleness) {
   // TestScrapeLoopAppendStaleness: an empty page marks the series stale at the scrape's time.
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   cache.append_page("metric_a 1\n", "", t0, ctx, out);
@@ -409,7 +456,7 @@ TEST(scrape_loop_append, staleness) {
 }
 
 TEST(scrape_loop_append, only_vanished_series_get_stale_markers) {
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   cache.append_page("a 1\nb 1\nc 1\n", "", t0, ctx, out);
@@ -424,7 +471,7 @@ TEST(scrape_loop_append, only_vanished_series_get_stale_markers) {
 
 TEST(scrape_loop_append, no_staleness_if_timestamp) {
   // TestScrapeLoopAppendNoStalenessIfTimestamp.
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   cache.append_page("metric_a 1 1000\n", "", t0, ctx, out);
@@ -463,7 +510,7 @@ TEST(scrape_loop_run, creates_stale_markers_on_parse_failure) {
 }
 
 TEST(scrape_loop_run, parse_error_after_good_lines_keeps_none_of_them) {
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   out.push_back(sample{});  // what the caller had before stays
@@ -488,7 +535,8 @@ TEST(scrape_loop_run, cache_across_failures) {
 
 TEST(scrape_loop_run, cache_memory_exhaustion_protection) {
   // TestScrapeLoopCacheMemoryExhaustionProtection: pages of 500 new series that fail to parse must not grow
-  // the cache without bound (forced flush at twice the last good size plus 1000).
+  // the cache without bound (Prometheus forces a flush at twice the last good size plus 1000; here a failed
+  // page keeps nothing at all).
   loop l;
   for (int n = 1; n < 5; ++n) {
     std::string page;
@@ -523,10 +571,11 @@ TEST(scrape_report, synthetic_series_with_target_labels) {
     EXPECT_EQ(l.out[2 + i].t_ms, t0);
     EXPECT_EQ(l.out[2 + i].v, want[i]) << names[i];
   }
-  // The same series objects scrape after scrape; series_added is 0 for a page of known series.
+  // The same series scrape after scrape; series_added is 0 for a page of known series.
   l.scrape("a 1\nb 2\nc 3\n", t0 + 1000);
   ASSERT_EQ(l.out.size(), 14u);
-  EXPECT_EQ(l.out[9].s, l.out[2].s);
+  EXPECT_EQ(l.out[9].s->lbls, l.out[2].s->lbls);
+  EXPECT_EQ(l.out[9].s->hash, l.out[2].s->hash);
   EXPECT_EQ(l.out[13].v, 0.0);
 }
 
@@ -538,7 +587,7 @@ TEST(scrape_report, a_page_exposing_up_is_not_the_synthetic_up) {
   ASSERT_EQ(l.out.size(), 6u);
   EXPECT_EQ(l.out[0].s->lbls, L({{"__name__", "up"}, {"exported_job", "other"}, {"job", "j"}}));
   EXPECT_EQ(l.out[1].s->lbls, L({{"__name__", "up"}, {"job", "j"}}));
-  EXPECT_NE(l.out[0].s->id, l.out[1].s->id);
+  EXPECT_NE(l.out[0].s->hash, l.out[1].s->hash);
 }
 
 TEST(scrape_report, target_removal_marks_series_and_report_stale) {
@@ -563,14 +612,13 @@ TEST(scrape_report, target_removal_marks_series_and_report_stale) {
 
 // --- reload ------------------------------------------------------------------------------------------------
 
-TEST(forget_label_sets, new_target_labels_stale_the_old_series_only) {
-  scrape_cache cache;
+TEST(reload, new_target_labels_stale_the_old_series_only) {
+  test_cache cache;
   labels target = L({{"job", "a"}});
   sample_context ctx = make_ctx(&target);
   std::vector<sample> out;
   cache.append_page("m 1\n", "", t0, ctx, out);
   out.clear();
-  cache.forget_label_sets();
   labels target2 = L({{"job", "b"}});
   ctx.target_labels = &target2;
   auto r = cache.append_page("m 2\n", "", t0 + 1000, ctx, out);
@@ -583,17 +631,16 @@ TEST(forget_label_sets, new_target_labels_stale_the_old_series_only) {
   EXPECT_TRUE(is_stale_nan(g[1].v));
 }
 
-TEST(forget_label_sets, unchanged_label_sets_get_no_stale_marker) {
+TEST(reload, unchanged_label_sets_get_no_stale_marker) {
   // A reload that changes, say, a metric_relabel rule for other series: a series whose labels come out the
   // same is the same series, and a stale marker at the same timestamp as its new sample would end it.
   relabel_rules drop_b{rule({"__name__"}, "b", relabel_action::drop)};
-  scrape_cache cache;
+  test_cache cache;
   labels target = L({{"job", "a"}});
   sample_context ctx = make_ctx(&target);
   std::vector<sample> out;
   cache.append_page("a 1\nb 1\n", "", t0, ctx, out);
   out.clear();
-  cache.forget_label_sets();
   ctx.metric_relabel = &drop_b;
   cache.append_page("a 2\nb 2\n", "", t0 + 1000, ctx, out);
   auto g = view(out);
@@ -604,34 +651,92 @@ TEST(forget_label_sets, unchanged_label_sets_get_no_stale_marker) {
   EXPECT_TRUE(is_stale_nan(g[1].v));
 }
 
-TEST(forget_label_sets, series_count_after_flush) {
-  scrape_cache cache;
+TEST(cache_state, follows_the_last_successful_page) {
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   cache.append_page("a 1\nb 1\n", "", t0, ctx, out);
   EXPECT_EQ(cache.series_count(), 2u);
-  cache.forget_label_sets();
-  EXPECT_EQ(cache.series_count(), 0u);
   cache.append_page("a 1\n", "", t0 + 1000, ctx, out);
   EXPECT_EQ(cache.series_count(), 1u);
+  cache.append_page("a{", "", t0 + 2000, ctx, out);
+  EXPECT_EQ(cache.series_count(), 1u) << "a failed page changes nothing";
+  cache.append_page("a 1 5\nb 1\n", "", t0 + 3000, ctx, out);
+  EXPECT_EQ(cache.series_count(), 2u) << "a series with a timestamp counts too";
 }
 
-TEST(series_ids, unique_and_stable_for_a_cached_series) {
-  scrape_cache cache;
+TEST(cache_state, costs_bytes_per_series_not_a_label_set) {
+  // What a target keeps between scrapes: 8 bytes of hash per series plus its label sets compressed (for the
+  // stale markers of vanished series), not a copy of every label set.
+  labels target = L({{"job", "node"}, {"instance", "10.0.0.1:9100"}});
+  test_cache cache;
+  sample_context ctx = make_ctx(&target);
+  std::string page;
+  for (int cpu = 0; cpu < 64; ++cpu) {
+    for (const char* mode : {"idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"})
+      page += "node_cpu_seconds_total{cpu=\"" + std::to_string(cpu) + "\",mode=\"" + mode + "\"} 1\n";
+  }
+  std::vector<sample> out;
+  cache.append_page(page, "", t0, ctx, out);
+  ASSERT_EQ(out.size(), 512u);
+  const std::size_t after_first = cache.memory_bytes();
+  EXPECT_LT(after_first, 512u * 24) << "bytes kept: " << after_first;
+  // An unchanged page keeps what was kept (it is not rewritten), and still yields every sample.
+  out.clear();
+  auto r = cache.append_page(page, "", t0 + 1000, ctx, out);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_EQ(out.size(), 512u);
+  EXPECT_EQ(cache.memory_bytes(), after_first);
+  // One series fewer: its stale marker comes from the kept label sets, and only that one.
+  const std::string last = "node_cpu_seconds_total{cpu=\"63\",mode=\"user\"} 1\n";
+  out.clear();
+  cache.append_page(page.substr(0, page.size() - last.size()), "", t0 + 2000, ctx, out);
+  ASSERT_EQ(out.size(), 512u);
+  EXPECT_TRUE(is_stale_nan(out.back().v));
+  EXPECT_EQ(out.back().s->lbls, L({{"__name__", "node_cpu_seconds_total"},
+                                   {"cpu", "63"},
+                                   {"instance", "10.0.0.1:9100"},
+                                   {"job", "node"},
+                                   {"mode", "user"}}));
+  EXPECT_EQ(out.back().t_ms, t0 + 2000);
+}
+
+TEST(cache_state, a_reordered_page_is_the_same_series) {
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
-  cache.append_page("a 1\nb 1\n", "", t0, ctx, out);
-  cache.append_page("a 2\nb 2\n", "", t0 + 1000, ctx, out);
-  ASSERT_EQ(out.size(), 4u);
-  EXPECT_NE(out[0].s->id, out[1].s->id);
-  EXPECT_EQ(out[0].s->id, out[2].s->id);
-  EXPECT_EQ(out[0].s, out[2].s);
-  const auto first = next_series_id();
-  EXPECT_LT(first, next_series_id());
+  cache.append_page("a 1\nb 1\nc 1\n", "", t0, ctx, out);
+  out.clear();
+  auto r = cache.append_page("c 2\na 2\nb 2\n", "", t0 + 1000, ctx, out);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_EQ(out.size(), 3u) << "no stale markers";
+  out.clear();
+  r = cache.append_page("c 3\na 3\nd 3\n", "", t0 + 2000, ctx, out);
+  EXPECT_EQ(r.series_added, 1u);
+  auto g = view(out);
+  ASSERT_EQ(g.size(), 4u);
+  EXPECT_EQ(g[3].lbls, R"({__name__="b"})");
+  EXPECT_TRUE(is_stale_nan(g[3].v));
+}
+
+TEST(cache_state, duplicates_past_the_first_table_size_are_found) {
+  // The per-page duplicate table grows past the last page's size.
+  test_cache cache;
+  sample_context ctx;
+  std::vector<sample> out;
+  cache.append_page("a 1\n", "", t0, ctx, out);
+  std::string page;
+  for (int i = 0; i < 300; ++i) page.append("m").append(std::to_string(i)).append(" 1\n");
+  page += "m7 2\nm299 2\n";
+  out.clear();
+  auto r = cache.append_page(page, "", t0 + 1000, ctx, out);
+  EXPECT_EQ(r.duplicates, 2u);
+  EXPECT_EQ(r.series_added, 300u);
+  EXPECT_EQ(out.size(), 301u) << "300 series and the stale marker of a";
 }
 
 TEST(content_type, openmetrics_pages_are_read_as_openmetrics) {
-  scrape_cache cache;
+  test_cache cache;
   sample_context ctx;
   std::vector<sample> out;
   // `# EOF` is required by OpenMetrics and a syntax error in the text format.
@@ -639,7 +744,7 @@ TEST(content_type, openmetrics_pages_are_read_as_openmetrics) {
                              "application/openmetrics-text; version=1.0.0; charset=utf-8", t0, ctx, out);
   EXPECT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(out.size(), 1u);
-  scrape_cache text;
+  test_cache text;
   out.clear();
   r = text.append_page("a_total 1\n# EOF\n", "text/plain; version=0.0.4", t0, ctx, out);
   EXPECT_TRUE(r.error.empty()) << r.error;  // a comment in the text format
