@@ -84,11 +84,11 @@ class subject {
 };
 
 labels::iterator find_slot(labels& ls, std::string_view name) {
-  return std::ranges::lower_bound(ls, name, {}, [](const label& l) { return std::string_view(l.name); });
+  return std::ranges::lower_bound(ls, name, name_less, [](const label& l) { return std::string_view(l.name); });
 }
 
 std::string_view value_of(const labels& ls, std::string_view name) {
-  auto it = std::ranges::lower_bound(ls, name, {}, [](const label& l) { return std::string_view(l.name); });
+  auto it = std::ranges::lower_bound(ls, name, name_less, [](const label& l) { return std::string_view(l.name); });
   return it != ls.end() && it->name == name ? std::string_view(it->value) : std::string_view();
 }
 

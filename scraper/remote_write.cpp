@@ -135,7 +135,8 @@ bool record_builder::build(std::string_view flat_labels, std::int64_t t_ms, doub
       std::size_t end = 0;
       std::string_view name;
       if (!flat_field(flat_labels, i, end, name)) return false;
-      while (j < external_flat_.size() && external_flat_[j].name < name) flat_.append(external_flat_[j++].flat);
+      while (j < external_flat_.size() && name_less(external_flat_[j].name, name))
+        flat_.append(external_flat_[j++].flat);
       if (j < external_flat_.size() && external_flat_[j].name == name) ++j;  // the series' own value wins
       flat_.append(flat_labels.substr(i, end - i));
       i = end;

@@ -83,10 +83,10 @@ void merge_target_labels(const labels& page, const labels& target, bool honor, s
   out.clear();
   std::size_t i = 0, j = 0, conflicts = 0;
   while (i < page.size() && j < target.size()) {
-    if (page[i].name < target[j].name) {
+    if (name_less(page[i].name, target[j].name)) {
       out.push_back({page[i].name, page[i].value});
       ++i;
-    } else if (target[j].name < page[i].name) {
+    } else if (name_less(target[j].name, page[i].name)) {
       out.push_back({target[j].name, target[j].value});
       ++j;
     } else {
