@@ -9,6 +9,9 @@ for preset in release asan; do
   echo "==> build: $preset"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
+  # The image's build steps (the Dockerfile runs the same script): no-ops here but the stripped install, which
+  # deploy_image then runs.
+  if [[ $preset == release ]]; then scripts/build-image-steps.sh build/release/image; fi
   echo "==> ctest: $preset"
   ctest --preset "$preset"
 done
