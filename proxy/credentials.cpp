@@ -126,6 +126,27 @@ credential_hub::~credential_hub() {
   base_.reset();
 }
 
+void credential_hub::refresh_soon(const creds::credential_store* store) {
+  identity* id = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (!started_) return;
+    if (base_ && &base_->store == store) id = base_.get();
+    for (auto& [key, slot] : roles_) {
+      if (slot && &slot->store == store) id = slot.get();
+    }
+  }
+  if (id == nullptr || !id->refresher) return;
+  const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  std::int64_t last = id->forced_at.load();
+  constexpr std::int64_t spacing = std::chrono::nanoseconds(std::chrono::seconds(30)).count();
+  if (last != 0 && now - last < spacing) return;
+  if (!id->forced_at.compare_exchange_strong(last, now)) return;  // another thread just did
+  obs::info("credentials refused as expired: refreshing now", {{"identity", id->label}});
+  asio::co_spawn(
+      ioc_, [id]() -> asio::awaitable<void> { co_await id->refresher->refresh_now(); }, asio::detached);
+}
+
 const creds::credential_store* credential_hub::store_for(const sigv4_config& s) {
   if (s.role_arn.empty() && s.profile.empty()) return &base_->store;
   std::lock_guard lock(mutex_);

@@ -3,6 +3,7 @@
 // if any) and one per distinct route role (a route's sigv4.role_arn, assumed with the base identity). They
 // run on their own thread and io_context, so a slow IMDS or STS never shares a thread with request
 // forwarding; the workers only read the published snapshots.
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -68,6 +69,9 @@ class credential_hub {
   // The store for a route: the base one, or its role's (created, and fetched in the background, on first use:
   // a reload may add a role). Not for the hot path: routing calls it when a config is compiled.
   const creds::credential_store* store_for(const sigv4_config& s);
+  // A server refused credentials from `store` as expired: its refresher fetches now (on the hub's thread), at
+  // most once per 30 s per identity so a storm of refusals is one fetch. Any thread; unknown stores ignored.
+  void refresh_soon(const creds::credential_store* store);
   // 503 reasons for /-/ready: empty when every identity has unexpired credentials.
   std::string not_ready_reason() const;
 
@@ -76,6 +80,7 @@ class credential_hub {
     std::string label;  // "base" or the role ARN
     creds::credential_store store;
     std::unique_ptr<creds::refresher> refresher;
+    std::atomic<std::int64_t> forced_at{0};  // steady-clock ns of the last refresh_soon fetch
   };
   void launch(identity& id);
 

@@ -285,6 +285,7 @@ struct manager::impl {
             return "remote_write " + r.url + ": " + e;
           if (rt.url.scheme == "https") rt.tls = tls_for(r.tls);
           rt.server_name = r.tls.server_name;
+          rt.credentials_rejected = deps.credentials_rejected;
           p.fingerprints.push_back(remote_fingerprint(r, cfg.global.external_labels));
           p.remotes.push_back(std::move(rt));
         }

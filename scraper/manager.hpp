@@ -20,6 +20,9 @@ struct manager_deps {
   // The published credentials for a sigv4 block (the base identity, or its role's); null and `error` set
   // when there can be none. Called on the scraper thread while a config is applied.
   std::function<const creds::credential_store*(const sigv4_settings&, std::string& error)> store_for;
+  // AWS refused a signature as made with expired credentials from this store: refresh them now rather than
+  // at their schedule (a clock or an expiry the refresher misjudged). Any thread; may be empty.
+  std::function<void(const creds::credential_store*)> credentials_rejected;
   std::string user_agent;
   net::tls_settings default_tls;  // https targets and remotes without a tls_config: the proxy's CA settings
 };

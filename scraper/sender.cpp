@@ -169,6 +169,10 @@ asio::awaitable<outcome> remote_sender::send(const batch& b) {
   if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);  // a CRLF body
   outcome o = classify(res.status, res.header("Retry-After"), first_line,
                        res.error.has_value() && res.status == 0, rt_.queue, std::chrono::system_clock::now());
+  if (o.kind == outcome_kind::retry_after_refresh && rt_.auth.store != nullptr && rt_.credentials_rejected) {
+    // The batch is kept; the retry after the backoff signs with what the refresh publishes.
+    rt_.credentials_rejected(rt_.auth.store);
+  }
   if (o.kind != outcome_kind::success) {
     std::string kind = res.status == 0     ? "network"
                        : res.status == 429 ? "http_429"

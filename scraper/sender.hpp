@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ struct remote_runtime {
   request_auth auth;
   boost::asio::ssl::context* tls = nullptr;  // https; owned by the manager
   std::string server_name;
+  std::function<void(const creds::credential_store*)> credentials_rejected;  // manager_deps'
 };
 
 class remote_sender final : public appender, public std::enable_shared_from_this<remote_sender> {

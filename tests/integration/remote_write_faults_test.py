@@ -525,6 +525,11 @@ def case_expired(c, rport):
     rec.check(c.metric("prometheus_remote_storage_samples_retried_total") > 0, "expired token: samples retried")
     rec.check_eq(c.metric("prometheus_remote_storage_samples_failed_total"), 0,
                  "expired token: kept and retried, not dropped")
+    # The refusal makes the refresher fetch at once (at most once per 30 s): the start-up fetch plus one.
+    refreshes = c.metric("sigv4_sidecar_credential_refreshes_total", result="success")
+    rec.check(refreshes >= 2, f"expired token: the credentials were refreshed early ({refreshes:.0f} fetches)")
+    rec.check(log_lines(log, "credentials refused as expired: refreshing now"),
+              "expired token: the log says the credentials are refreshed now")
     lines = log_lines(log, "send failed, retrying")
     rec.check([line for line in lines if "security token included in the request is expired" in line],
               "expired token: the log says AWS's message", lines[:2])
