@@ -1,6 +1,10 @@
 // Why samples are written in wire form when they are queued, by hand, and not through protoc's classes (the
-// issue's rule: protoc unless a benchmark shows a hand encoder is much faster): see bench/remote_write_bench
-// for the figures. protoc's cost is per message (a TimeSeries, its Labels and its Sample filled, then walked
+// issue's rule: protoc unless a benchmark shows a hand encoder is much faster). bench/remote_write_bench, one
+// run, pinned to one core of this shared 2-core VM, 2000 samples of 2000 node_exporter-like series (10 labels
+// each) plus 2 external labels (631 KB raw, 52 KB snappy), GCC 12 -O2:
+//   hand   records + compress   3.27 M samples/s
+//   protoc fill + serialize + compress   1.15 M samples/s   (2.8x slower; snappy alone is 17.5 M/s)
+// protoc's cost is per message (a TimeSeries, its Labels and its Sample filled, then walked
 // twice: sizes, then serialize); here the labels are already the bytes TimeSeries.labels holds (the scraper
 // keeps label sets flat, labels.hpp), so a record is a length prefix, one copy and 9 + ~7 bytes of sample.
 // The tests decode what is sent with the protoc-generated classes and compare bytes with protoc's output, so
