@@ -16,6 +16,7 @@
                                   cap_drop ALL, no-new-privileges, non-root, healthchecks and depends_on,
                                   credentials only passed through; the mounted configs through check-config and
                                   promtool
+  deploy_test.py healthcheck BINARY   only the HEALTHCHECK runs of `image` (for sanitizer builds)
   deploy_test.py systemd BINARY   systemd-analyze verify (any output fails) and security --offline (exposure
                                   at most 2.0) of deploy/systemd/sigv4-sidecar.service
 
@@ -621,6 +622,10 @@ def section_image(binary, image_binary):
         t.check(pkg in base or (pkg and re.search(rf"\b{re.escape(pkg)}\b", apt_line)),
                 f"{lib} (Debian package {pkg or '?'}) is in debian:12-slim or installed by the final stage")
 
+    section_healthcheck(image_binary)
+
+
+def section_healthcheck(image_binary):
     t.section("HEALTHCHECK against a live, a not-ready and a stopped sidecar (own network namespace)")
     unshare = ["unshare", "--net"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
     r = subprocess.run(unshare + ["/usr/bin/python3", os.path.abspath(__file__), "image-netns", image_binary],
@@ -802,6 +807,8 @@ def main():
             print(f"note: {image_binary} not built (scripts/build-image-steps.sh); using {binary}")
             image_binary = binary
         section_image(binary, image_binary)
+    elif what == "healthcheck":  # the HEALTHCHECK part of "image" alone (sanitizer builds: their binary is no image's)
+        section_healthcheck(binary)
     elif what == "image-netns":
         section_image_netns(binary)
     elif what == "compose":
