@@ -209,6 +209,20 @@ def chart_rendered_set(binary, name, values_file, docs):
     for kind in ("PodDisruptionBudget", "ServiceMonitor"):
         for d in by_kind(docs, kind):
             t.check_eq(d["spec"]["selector"]["matchLabels"], selector, f"{name}: the {kind} selects the same pods")
+    pdb = one(docs, "PodDisruptionBudget")
+    pdbv = values.get("podDisruptionBudget", {})
+    t.check_eq(pdb is not None, bool(pdbv.get("enabled")), f"{name}: PodDisruptionBudget rendered iff enabled")
+    if pdb is not None:
+        t.check_eq(pdb["spec"].get("minAvailable"), pdbv.get("minAvailable", 1), f"{name}: PDB minAvailable")
+    sm = one(docs, "ServiceMonitor")
+    t.check_eq(sm is not None, bool(values.get("serviceMonitor", {}).get("enabled")),
+               f"{name}: ServiceMonitor rendered iff enabled")
+    if sm is not None:
+        ep = sm["spec"]["endpoints"]
+        t.check(len(ep) == 1 and ep[0]["port"] == "admin" and ep[0]["path"] == "/metrics",
+                f"{name}: the ServiceMonitor scrapes the admin port's /metrics", ep)
+        t.check(all(sm["metadata"]["labels"].get(k) == v for k, v in values["serviceMonitor"].get("labels", {}).items()),
+                f"{name}: the ServiceMonitor carries serviceMonitor.labels (for the operator's selector)")
 
     # security
     psc = pod.get("securityContext", {})
@@ -417,6 +431,25 @@ def section_chart(binary):
         w = (by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet"))
         if name in ("standalone", "scraper", "irsa") and w:
             probes_live(binary, name, config_text, env, w[0]["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    t.section("variants: an existing claim, IPv6, an image digest")
+    digest = "sha256:" + "ab" * 32
+    docs, err = render(sets=["aws.region=us-east-1", "replicaCount=1", "storage.enabled=true",
+                             "storage.type=persistentVolumeClaim", "storage.existingClaim=spool",
+                             "listenAddress=[::]", "adminListenAddress=[::]", f"image.digest={digest}"])
+    if t.check(docs is not None, "helm template with storage.type=persistentVolumeClaim, [::], a digest", err):
+        check_valid([(f"variant/{d['kind']}", d, None) for d in docs], "variant")
+        dep = one(docs, "Deployment")
+        pod = dep["spec"]["template"]["spec"]
+        vols = {v["name"]: v for v in pod["volumes"]}
+        t.check_eq(vols.get("storage", {}).get("persistentVolumeClaim"), {"claimName": "spool"},
+                   "the spool is the existing claim")
+        t.check_eq(dep["spec"]["strategy"], {"type": "Recreate"}, "one ReadWriteOnce claim: Recreate")
+        t.check_eq(pod["containers"][0]["image"], f"sigv4-sidecar@{digest}", "pulled by digest")
+        cfg_text = one(docs, "ConfigMap")["data"]["config.yaml"]
+        cfg = yaml.safe_load(cfg_text)
+        t.check_eq((cfg["listen"], cfg["admin_listen"]), ("[::]:8005", "[::]:8006"), "IPv6 bind addresses")
+        check_config(binary, cfg_text, container_env(pod["containers"][0]), "IPv6 variant")
 
     t.section("the validator catches what it must (a typo, a wrong type, a missing field)")
     base, _ = render([os.path.join(ci_dir, "standalone-values.yaml")])
