@@ -7,11 +7,12 @@
 The busy sidecar, all on 127.0.0.1: credentials from a fake IMDS (they expire, so the expiry panel has a value);
 routes to a verifier that accepts its signatures, to one that knows the key with another secret (signature
 mismatch), to a closed port (upstream errors), to an upstream that drops reused connections (retries) and
-signing as a role the fake STS refuses (refresh failures, signing errors); client traffic on all of them plus malformed requests; its scraper scraping itself and a closed
-port, remote-writing to a sink that accepts, one that answers 400 (failed samples) and one that answers 503
-with a small queue (retries, send errors, pending and dropped samples). A Prometheus scrapes its /metrics every
-second. The dashboard's structure is checked too: unique ids, no overlapping panels, every target on the
-datasource variable, every metric it names exported by the sidecar.
+signing as a role the fake STS refuses (refresh failures, signing errors); client traffic on all of them
+plus malformed requests; its scraper scraping itself and a closed port, remote-writing to a sink that accepts,
+one that answers 400 (failed samples) and one that answers 503 with a small queue (retries, send errors, pending
+and dropped samples). A Prometheus scrapes its /metrics every second. The dashboard's structure is checked too:
+unique ids, no overlapping panels, every target on the datasource variable, every metric it names registered
+in the sidecar's sources.
 Last line: 'N passed, M failed'; exit 1 on any failure.
 """
 import http.server

@@ -221,7 +221,8 @@ def chart_rendered_set(binary, name, values_file, docs):
         ep = sm["spec"]["endpoints"]
         t.check(len(ep) == 1 and ep[0]["port"] == "admin" and ep[0]["path"] == "/metrics",
                 f"{name}: the ServiceMonitor scrapes the admin port's /metrics", ep)
-        t.check(all(sm["metadata"]["labels"].get(k) == v for k, v in values["serviceMonitor"].get("labels", {}).items()),
+        want_labels = values["serviceMonitor"].get("labels", {})
+        t.check(all(sm["metadata"]["labels"].get(k) == v for k, v in want_labels.items()),
                 f"{name}: the ServiceMonitor carries serviceMonitor.labels (for the operator's selector)")
 
     # security
