@@ -11,6 +11,7 @@ namespace {
 
 struct flag_values {
   std::optional<std::string> config_path, listen, admin_listen, log_level, log_format, ca_file;
+  std::optional<std::string> storage_path;  // the scraper's spool: wins over the file's storage.path
   std::optional<std::size_t> max_request_body;
   std::optional<int> threads, busy_poll_us;
   std::optional<bool> no_verify_ssl;
@@ -49,6 +50,8 @@ constexpr flag_spec flags[] = {
     // The rest of aws-sigv4-proxy's flags, so its users can swap images without editing their charts.
     {"--duplicate-headers", arity::value, true}, {"--log-failed-requests", arity::boolean, false},
     {"--log-signing-process", arity::boolean, false}, {"--transport.idle-conn-timeout", arity::value, false},
+    // Prometheus' spelling (its agent mode has --storage.agent.path).
+    {"--storage.path", arity::value, false},
 };
 
 void parse_custom_headers(std::string_view text, flag_values& f, std::vector<config_error>& errors) {
@@ -127,6 +130,9 @@ void apply_flag(std::string_view name, const std::string& v, flag_values& f,
   } else if (name == "--transport.idle-conn-timeout") {
     f.upstream_idle = parse_duration(v);
     if (!f.upstream_idle) fail("invalid duration '" + v + "' (use e.g. 40s, 1m)");
+  } else if (name == "--storage.path") {
+    if (v.empty()) return fail("needs a directory");
+    f.storage_path = v;
   }
 }
 
@@ -255,6 +261,7 @@ cli_result config_from_args(std::span<const std::string_view> args, const env_lo
   if (f.upstream_idle) cfg.timeouts.upstream_idle = *f.upstream_idle;
   if (f.log_failed_requests) cfg.log_failed_requests = true;
   if (f.log_signing) cfg.log_signing = true;
+  if (f.storage_path) cfg.scrape.storage.path = *f.storage_path;
 
   if (f.host) {
     add_host_route(f, cfg, errors);

@@ -105,6 +105,7 @@ void read_metrics(yaml_reader& r, const YAML::Node& v, int line, scraper_config&
           auto s = r.string(mv, ml, name);
           if (s && s->empty()) return r.error(ml, quote(name) + " is empty");
           conf::assign(cfg.wal_directory, s);
+          cfg.wal_directory_line = ml;
         } else if (key == "configs") {
           r.for_each_element(mv, ml, name, [&](const YAML::Node& e, int el) {
             read_agent_instance(r, e, el, cfg.instances.size(), cfg);
@@ -115,6 +116,26 @@ void read_metrics(yaml_reader& r, const YAML::Node& v, int line, scraper_config&
           ignored(r, ml, name, "a Grafana Agent setting with no equivalent here");
         }
       });
+}
+
+// Ours: the spool. A Prometheus server's own storage keys (its TSDB) load with a warning.
+void read_storage(yaml_reader& r, const YAML::Node& v, int line, storage_settings& out) {
+  out.line = line;
+  r.for_each_key(v, line, "storage", {"path", "max_bytes", "max_age", "tsdb", "exemplars"},
+                 [&](std::string_view key, const YAML::Node& sv, int sl) {
+                   std::string name = "storage." + std::string(key);
+                   if (key == "path") {
+                     auto s = r.string(sv, sl, name);
+                     if (s && s->empty()) return r.error(sl, quote(name) + " is empty");
+                     conf::assign(out.path, s);
+                   } else if (key == "max_bytes") {
+                     conf::assign(out.max_bytes, r.size(sv, sl, name));
+                   } else if (key == "max_age") {
+                     conf::assign(out.max_age, r.duration(sv, sl, name));
+                   } else {
+                     ignored(r, sl, name, "a Prometheus server setting (its TSDB)");
+                   }
+                 });
 }
 
 }  // namespace
@@ -141,6 +162,7 @@ void read_top_level_key(conf::yaml_reader& r, std::string_view key, const YAML::
     cfg.agent_line = line;
     return read_metrics(r, value, line, cfg);
   }
+  if (key == "storage") return read_storage(r, value, line, cfg.storage);
   if (key == "global" || key == "scrape_configs" || key == "remote_write") {
     if (cfg.prometheus_line == 0) cfg.prometheus_line = line;
     if (key == "global") return read_global(r, value, line, false, cfg);
@@ -172,6 +194,14 @@ void finish(conf::yaml_reader& r, scraper_config& cfg) {
       }
     }
     if (cfg.agent_line > 0 && inst.remotes.empty()) inst.remotes = cfg.agent_global_remotes;
+  }
+  if (!cfg.wal_directory.empty()) {
+    if (cfg.storage.path.empty()) {
+      cfg.storage.path = cfg.wal_directory;
+      r.warn(cfg.wal_directory_line, "'metrics.wal_directory' is used as storage.path: the remote-write spool");
+    } else if (cfg.storage.path != cfg.wal_directory) {
+      r.warn(cfg.wal_directory_line, "'metrics.wal_directory' is ignored: storage.path is set");
+    }
   }
   std::vector<conf::config_error> errors;
   check(cfg, errors);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -122,10 +123,22 @@ struct global_settings {
   int line = 0;
 };
 
+// `storage:` (and the --storage.path flag, which wins): the durable spool behind remote_write. No path: the
+// samples wait in memory only, and what is undelivered at exit is lost.
+struct storage_settings {
+  std::string path;
+  std::uint64_t max_bytes = 0;  // 0: no limit
+  // What AMP still accepts (spool.hpp's settings::max_age says where that comes from); 0: no limit.
+  std::chrono::milliseconds max_age{1h};
+  int line = 0;
+};
+
 struct scraper_config {
   global_settings global;
   std::vector<instance> instances;
-  std::string wal_directory;  // Grafana Agent's metrics.wal_directory: the spool directory
+  storage_settings storage;
+  std::string wal_directory;  // Grafana Agent's metrics.wal_directory: finish() makes it storage.path
+  int wal_directory_line = 0;
 
   // Which shape the file used (the line of its first key), so that mixing them is an error.
   int prometheus_line = 0;

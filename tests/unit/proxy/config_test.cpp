@@ -1070,6 +1070,35 @@ TEST(flags, aws_sigv4_proxy_logging_and_transport_flags) {
   EXPECT_EQ(bad.errors.size(), 2u);
 }
 
+// --storage.path (the scraper's spool) wins over the file's storage.path.
+TEST(flags, storage_path_wins_over_the_file) {
+  auto plain = from_args({"--host", "abc.execute-api.us-east-1.amazonaws.com", "--storage.path", "/var/lib/s"});
+  ASSERT_TRUE(plain.cfg) << format_errors(plain.errors, "flags");
+  EXPECT_EQ(plain.cfg->scrape.storage.path, "/var/lib/s");
+  EXPECT_EQ(from_args({"--host", "abc.execute-api.us-east-1.amazonaws.com"}).cfg->scrape.storage.path, "");
+  auto empty = from_args({"--host", "abc.execute-api.us-east-1.amazonaws.com", "--storage.path="});
+  EXPECT_FALSE(empty.cfg);
+
+  auto file = parse_config("storage: {path: /from/file, max_age: 10m}\nroutes:\n  - upstream: https://x.example\n"
+                           "    sigv4: {region: us-east-1, service: s3}\n",
+                           env_of({}));
+  ASSERT_TRUE(file.cfg) << format_errors(file.errors, "x");
+  EXPECT_EQ(file.cfg->scrape.storage.path, "/from/file");
+  EXPECT_EQ(file.cfg->scrape.storage.max_age, std::chrono::minutes(10));
+
+  const std::string path = ::testing::TempDir() + "storage_flag.yaml";
+  {
+    std::ofstream out(path);
+    out << "storage: {path: /from/file}\nroutes:\n  - upstream: https://x.example\n"
+           "    sigv4: {region: us-east-1, service: s3}\n";
+  }
+  auto both = from_args({"--config", path, "--storage.path", "/from/flag"});
+  ASSERT_TRUE(both.cfg) << format_errors(both.errors, "flags");
+  EXPECT_EQ(both.cfg->scrape.storage.path, "/from/flag");
+  EXPECT_EQ(from_args({"--config", path}).cfg->scrape.storage.path, "/from/file");
+  std::remove(path.c_str());
+}
+
 TEST(config_file, logging_keys_and_duplicate_headers) {
   auto r = parse_config(R"(
 log_signing: true

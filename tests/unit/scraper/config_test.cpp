@@ -519,6 +519,33 @@ TEST(scrape_config, jobs_need_a_remote_write) {
   EXPECT_ERROR(l, 1, "instance 'default' has scrape jobs but no remote_write");
 }
 
+TEST(scrape_config, storage_is_the_spool) {
+  auto none = load("");
+  EXPECT_TRUE(none.cfg.storage.path.empty());
+  EXPECT_EQ(none.cfg.storage.max_bytes, 0u);
+  EXPECT_EQ(none.cfg.storage.max_age, milliseconds(3'600'000));  // what AMP accepts
+
+  auto l = load("storage:\n  path: /var/lib/s\n  max_bytes: 512MiB\n  max_age: 30m\n");
+  ASSERT_TRUE(l.errors.empty()) << dump(l.errors);
+  EXPECT_TRUE(l.warnings.empty()) << dump(l.warnings);
+  EXPECT_EQ(l.cfg.storage.path, "/var/lib/s");
+  EXPECT_EQ(l.cfg.storage.max_bytes, 512u << 20);
+  EXPECT_EQ(l.cfg.storage.max_age, milliseconds(1'800'000));
+  EXPECT_EQ(l.cfg.storage.line, 1);
+
+  auto bad = load("storage:\n  path: ''\n  max_bytes: lots\n  max_age: 1 hour\n  retention: 1d\n");
+  EXPECT_ERROR(bad, 2, "'storage.path' is empty");
+  EXPECT_ERROR(bad, 3, "storage.max_bytes");
+  EXPECT_ERROR(bad, 4, "storage.max_age");
+  EXPECT_ERROR(bad, 5, "retention");
+  EXPECT_EQ(bad.errors.size(), 4u) << dump(bad.errors);
+
+  // The Agent's wal_directory gives way to storage.path.
+  auto both = load("storage: {path: /a}\nmetrics:\n  wal_directory: /b\n");
+  EXPECT_EQ(both.cfg.storage.path, "/a");
+  EXPECT_WARNING(both, 3, "'metrics.wal_directory' is ignored: storage.path is set");
+}
+
 // ---- whole files ----
 
 TEST(scrape_config, prometheus_agent_mode_file_loads_with_warnings) {
@@ -527,7 +554,7 @@ TEST(scrape_config, prometheus_agent_mode_file_loads_with_warnings) {
   EXPECT_WARNING(l, 4, "'global.evaluation_interval' is a Prometheus server setting");
   EXPECT_WARNING(l, 8, "'rule_files' is a Prometheus server setting");
   EXPECT_WARNING(l, 10, "'alerting' is a Prometheus server setting");
-  EXPECT_WARNING(l, 56, "'storage' is a Prometheus server setting");
+  EXPECT_WARNING(l, 57, "'storage.tsdb' is a Prometheus server setting");
   EXPECT_EQ(l.warnings.size(), 4u) << dump(l.warnings);
 
   const auto& c = l.cfg;
@@ -611,6 +638,8 @@ metrics:
   EXPECT_WARNING(l, 3, "'metrics.wal_cleanup_age' is a Grafana Agent setting");
   EXPECT_WARNING(l, 14, "'wal_truncate_frequency' is a Grafana Agent WAL setting");
   EXPECT_EQ(l.cfg.wal_directory, "/var/lib/sidecar/wal");
+  EXPECT_EQ(l.cfg.storage.path, "/var/lib/sidecar/wal");
+  EXPECT_WARNING(l, 2, "'metrics.wal_directory' is used as storage.path");
   ASSERT_EQ(l.cfg.instances.size(), 2u);
   // The same job name in two instances is fine: each instance is its own Prometheus.
   EXPECT_EQ(l.cfg.instances[0].remotes.at(0).sigv4.region, "us-west-2");
