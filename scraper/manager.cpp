@@ -18,6 +18,7 @@
 #include "net/upstream.hpp"
 #include "obs/log.hpp"
 #include "scraper/file_sd.hpp"
+#include "scraper/instance_spool.hpp"
 #include "scraper/scrape_loop.hpp"
 #include "scraper/sender.hpp"
 
@@ -28,6 +29,18 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 constexpr std::size_t initial_shards = 4;
+
+// An instance's spool directory: its name, with anything but [A-Za-z0-9._-] as '_' (and never "." or "..").
+std::string spool_dir_name(std::string_view instance) {
+  std::string d;
+  for (char c : instance) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    d.push_back(ok ? c : '_');
+  }
+  if (d.empty() || d == "." || d == "..") d = "_" + d;
+  return d;
+}
 
 // A fingerprint of the settings that, when they change, make a sender or a job different.
 void put(std::string& f, std::string_view s) {
@@ -182,7 +195,8 @@ struct manager::impl {
   struct instance_state {
     std::vector<std::string> remote_fingerprints;
     std::vector<std::shared_ptr<remote_sender>> remotes;
-    std::shared_ptr<fanout> out;
+    std::shared_ptr<instance_spool> spool;  // with storage.path
+    std::shared_ptr<appender> out;          // the spool, or straight to the remotes' queues
     std::map<std::string, job_state> jobs;
   };
 
@@ -200,6 +214,8 @@ struct manager::impl {
   std::unique_ptr<asio::steady_timer> sd_timer;
   std::atomic<bool> starting{false};
   std::vector<std::unique_ptr<creds::credential_store>> static_stores;
+  storage_settings storage;  // as started: a new path needs a restart
+  bool storage_set = false;
 
   asio::ssl::context* tls_for(const tls_settings& t) {
     std::string f;
@@ -310,14 +326,53 @@ struct manager::impl {
       return e.what();
     }
 
+    if (!storage_set) {
+      storage = cfg.storage;
+      storage_set = true;
+    } else if (cfg.storage.path != storage.path) {
+      obs::warn("storage.path changes need a restart; the spool stays where it is",
+                {{"path", storage.path}, {"new_path", cfg.storage.path}});
+    }
+    // Every instance's spool is opened before anything changes, so that one that can't open fails the
+    // whole config.
+    std::map<std::string, std::shared_ptr<instance_spool>> spools;
+    if (!storage.path.empty()) {
+      for (auto& p : plan) {
+        std::vector<std::string> readers;
+        for (auto& rt : p.remotes) {
+          rt.reader = spool_reader_name(rt.name, rt.url_text);
+          readers.push_back(rt.reader);
+        }
+        auto old = instances.find(p.name);
+        if (old != instances.end() && old->second.spool) {
+          spools[p.name] = old->second.spool;
+          continue;
+        }
+        std::string error;
+        auto sp = instance_spool::open(ioc.get_executor(), p.name, storage.path + "/" + spool_dir_name(p.name),
+                                       storage, readers, metrics, error);
+        if (!sp) return error;
+        sp->start();
+        spools[p.name] = std::move(sp);
+      }
+    }
+
     std::map<std::string, instance_state> next;
     for (auto& p : plan) {
       auto old = instances.find(p.name);
       instance_state st;
+      if (auto sp = spools.find(p.name); sp != spools.end()) st.spool = sp->second;
       if (old != instances.end() && old->second.remote_fingerprints == p.fingerprints) {
         st.remotes = old->second.remotes;
       } else {
+        // Replaced senders with a spool stop at once and their replacements read again from the committed
+        // position; without one they deliver what they hold for a few seconds beside the new ones.
+        if (old != instances.end() && st.spool) {
+          for (auto& s : old->second.remotes) s->stop();
+          old->second.remotes.clear();
+        }
         for (auto& rt : p.remotes) {
+          rt.spool = st.spool;
           auto& pool = svc.pool_for({rt.url.scheme, rt.url.host, rt.url.port, rt.server_name}, rt.tls);
           auto sender = std::make_shared<remote_sender>(ioc.get_executor(), std::move(rt), pool, signing,
                                                         metrics, deps.user_agent);
@@ -328,7 +383,20 @@ struct manager::impl {
       }
       st.remote_fingerprints = std::move(p.fingerprints);
       std::vector<std::shared_ptr<appender>> to(st.remotes.begin(), st.remotes.end());
-      st.out = std::make_shared<fanout>(std::move(to));
+      auto memory = std::make_shared<fanout>(std::move(to));
+      if (st.spool) {
+        std::vector<instance_spool::consumer> consumers;
+        for (const auto& s : st.remotes) {
+          const auto& rt = s->runtime();
+          consumers.push_back({rt.reader, rt.name, rt.url_text, [w = std::weak_ptr<remote_sender>(s)] {
+                                 if (auto p = w.lock()) p->wake_feed();
+                               }});
+        }
+        st.spool->set_consumers(memory, std::move(consumers));
+        st.out = st.spool;
+      } else {
+        st.out = memory;
+      }
       for (auto& [cfgp, jr] : p.jobs) {
         jr.out = st.out;
         job_state js;
@@ -353,6 +421,10 @@ struct manager::impl {
     }
     for (auto& [name, st] : instances) {  // instances that are gone
       for (auto& [jn, js] : st.jobs) stop_loops(js);
+      if (st.spool) {
+        for (auto& s : st.remotes) s->stop();  // what they had not delivered stays in the spool
+        st.spool->stop();
+      }
       retire(st.remotes);
     }
     {
@@ -533,10 +605,13 @@ std::string manager::start(const scraper_config& cfg) {
     return error;
   }
   std::size_t jobs = cfg.job_count(), remotes = cfg.remote_count();
-  obs::info("scraper started", {{"jobs", jobs},
-                                {"remote_writes", remotes},
-                                {"delivery", cfg.wal_directory.empty() ? "in memory (no spool configured)"
-                                                                       : "in memory (spool: next release)"}});
+  obs::info("scraper started",
+            {{"jobs", jobs},
+             {"remote_writes", remotes},
+             {"delivery", cfg.storage.path.empty()
+                              ? "in memory (no storage.path: what is undelivered at exit or in an outage "
+                                "beyond queue_config.capacity is lost)"
+                              : "spooled to " + cfg.storage.path}});
   return {};
 }
 
@@ -555,9 +630,11 @@ void manager::shutdown(std::chrono::milliseconds grace) {
       [&m, grace]() -> asio::awaitable<void> {
         if (m.sd_timer) m.sd_timer->cancel();
         std::vector<std::shared_ptr<remote_sender>> senders;
+        std::vector<std::shared_ptr<instance_spool>> spools;
         {
           std::lock_guard lock(m.view_mutex);
           for (auto& [name, st] : m.instances) {
+            if (st.spool) spools.push_back(st.spool);
             for (auto& [jn, js] : st.jobs) {
               for (auto& [id, loop] : js.loops) loop->stop(false);
               js.loops.clear();
@@ -568,6 +645,7 @@ void manager::shutdown(std::chrono::milliseconds grace) {
         }
         const auto until = steady::now() + grace;
         for (auto& s : senders) co_await s->drain(until);
+        for (auto& sp : spools) sp->stop();  // the last sync: the readers' final positions
       },
       asio::use_future);
   done.wait();

@@ -124,16 +124,17 @@ void write_queue::lose(loss_reason r, std::uint64_t n) {
   (is_send_failure(r) ? stats_.samples_failed : stats_.samples_dropped) += n;
 }
 
-bool write_queue::add(std::uint64_t series_hash, std::int64_t t_ms, std::string_view record) {
+bool write_queue::add(std::uint64_t series_hash, std::int64_t t_ms, std::string_view record,
+                      sample_origin origin) {
   ++stats_.samples_in;
   const std::size_t i = shard_of(series_hash);
   auto& sh = shards_[i];
-  if (sh.queued.size() >= settings_.capacity) {
+  if (origin == no_origin && sh.queued.size() >= settings_.capacity) {
     lose(loss_reason::queue_full, 1);
     return false;
   }
   sh.bytes.append(record);
-  sh.queued.push_back({series_hash, t_ms, static_cast<std::uint32_t>(record.size())});
+  sh.queued.push_back({series_hash, t_ms, origin, static_cast<std::uint32_t>(record.size())});
   ++arrived_[i];
   return true;
 }
@@ -151,6 +152,11 @@ void write_queue::commit(time_point now) {
     const bool earlier = before == 0 || (before < full && sh.queued.size() >= full);
     if (sh.ph == phase::idle && earlier && wakeup_change_) wakeup_change_(i);
   }
+}
+
+bool write_queue::has_room() const {
+  return std::all_of(shards_.begin(), shards_.end(),
+                     [&](const shard_state& sh) { return sh.queued.size() < settings_.capacity; });
 }
 
 std::size_t write_queue::queued_bytes(std::size_t shard) const {

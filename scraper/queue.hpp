@@ -91,10 +91,16 @@ duration parse_retry_after(std::string_view header, std::chrono::system_clock::t
 
 using batch_id = std::uint64_t;
 
+// Where a queued sample came from: the spool record it was read from (spool_codec.hpp's ack_tracker),
+// or none for a sample that exists only here.
+using sample_origin = std::uint64_t;
+inline constexpr sample_origin no_origin = ~sample_origin{0};
+
 // What the queue knows of a queued sample besides its bytes.
 struct record_info {
   std::uint64_t series_hash = 0;
   std::int64_t t_ms = 0;
+  sample_origin origin = no_origin;
   std::uint32_t size = 0;  // of its wire record
 };
 
@@ -134,8 +140,12 @@ class write_queue {
   write_queue(const queue_settings& settings, std::uint64_t seed);
 
   // One sample, as its wire record, onto the shard of its series. False: that shard is full, and the
-  // sample was dropped (counted as queue_full).
-  bool add(std::uint64_t series_hash, std::int64_t t_ms, std::string_view record);
+  // sample was dropped (counted as queue_full). A sample read from the spool (an origin) is never dropped:
+  // the reader asks has_room() before it reads, so a shard exceeds `capacity` by one spool record at most.
+  bool add(std::uint64_t series_hash, std::int64_t t_ms, std::string_view record,
+           sample_origin origin = no_origin);
+  // Every shard has fewer than `capacity` samples queued: the spool's reader may read another record.
+  bool has_room() const;
   // Ends one append: what add() gave since the last commit arrived at `now` (or at the latest time any call
   // has given the queue: a stale time only sends sooner), and sleeping shards are told.
   void commit(time_point now);

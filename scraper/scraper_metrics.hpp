@@ -54,7 +54,31 @@ struct scraper_metrics {
             r.counters("sigv4_sidecar_remote_send_errors_total",
                        "Failed remote-write requests, by kind (network, http_5xx, http_429, http_4xx, "
                        "credentials).",
-                       {"remote_name", "url", "kind"})) {}
+                       {"remote_name", "url", "kind"})),
+        samples_in(r.counters("prometheus_remote_storage_samples_in_total",
+                              "Samples given to the remote's queue (read back from the spool, or appended).",
+                              {"remote_name", "url"})),
+        replayed(r.counters("sigv4_sidecar_remote_replayed_samples_total",
+                            "Samples read back from the spool that were spooled before this start.",
+                            {"remote_name", "url"})),
+        spool_lag(r.gauges("sigv4_sidecar_spool_lag_bytes",
+                           "Spooled bytes this remote has not had acknowledged yet.", {"remote_name", "url"})),
+        spool_bytes(r.gauges("sigv4_sidecar_spool_bytes", "Size of the spool's segment files.", {"instance"})),
+        spool_segments(r.gauges("sigv4_sidecar_spool_segments", "Segment files in the spool.", {"instance"})),
+        spool_appended(r.counters("sigv4_sidecar_spool_appended_samples_total", "Samples written to the spool.",
+                                  {"instance"})),
+        spool_corrupt(r.counters("sigv4_sidecar_spool_corrupt_records_total",
+                                 "Damaged spool records skipped (their samples are lost).", {"instance"})),
+        spool_torn(r.counters("sigv4_sidecar_spool_torn_tails_total",
+                              "Incomplete last records cut off at start (a power cut or a full disk).",
+                              {"instance"})),
+        spool_dropped(r.counters("sigv4_sidecar_spool_dropped_records_total",
+                                 "Spool records dropped unsent, by reason (max_bytes, max_age).",
+                                 {"instance", "reason"})),
+        spool_errors(r.counters("sigv4_sidecar_spool_write_errors_total",
+                                "Failed spool writes and syncs, by kind (disk_full, io_error, too_large); the "
+                                "samples then wait in memory.",
+                                {"instance", "kind"})) {}
 
   obs::counter_family& scrapes;
   obs::counter_family& scrape_failures;
@@ -73,6 +97,16 @@ struct scraper_metrics {
   obs::histogram_family& sent_batch_duration;
   obs::counter_family& bytes_sent;
   obs::counter_family& send_errors;
+  obs::counter_family& samples_in;
+  obs::counter_family& replayed;
+  obs::gauge_family& spool_lag;
+  obs::gauge_family& spool_bytes;
+  obs::gauge_family& spool_segments;
+  obs::counter_family& spool_appended;
+  obs::counter_family& spool_corrupt;
+  obs::counter_family& spool_torn;
+  obs::counter_family& spool_dropped;
+  obs::counter_family& spool_errors;
 };
 
 }  // namespace sigv4::scraper

@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "net/client.hpp"
@@ -62,11 +63,99 @@ void remote_sender::start() {
     asio::co_spawn(
         ex_, [self = shared_from_this(), i]() { return self->shard_loop(i); }, log_exception);
   }
+  if (rt_.spool) {
+    auto& store = rt_.spool->store();
+    reader_ = store.open_reader(rt_.reader);
+    store.rewind(reader_);
+    feed_timer_ = std::make_unique<asio::steady_timer>(ex_);
+    asio::co_spawn(
+        ex_, [self = shared_from_this()]() { return self->feed_loop(); }, log_exception);
+  }
 }
 
 void remote_sender::stop() {
   stopping_ = true;
+  detached_ = true;
   for (auto& t : wake_) t->cancel();
+  wake_feed();
+}
+
+void remote_sender::wake_feed() {
+  if (feed_waiting_) feed_timer_->cancel();
+}
+
+asio::awaitable<void> remote_sender::feed_loop() {
+  ++running_;
+  auto& timer = *feed_timer_;
+  while (!stopping_) {
+    if (queue_.has_room() && feed_once()) {
+      // Let the shards send (and the scrapes run) between reads of a backlog.
+      co_await asio::post(ex_, asio::use_awaitable);
+      continue;
+    }
+    feed_waiting_ = true;
+    if (feed_failed_)
+      timer.expires_after(std::chrono::seconds(1));
+    else
+      timer.expires_at(steady::time_point::max());
+    co_await timer.async_wait(use_tuple);
+    feed_waiting_ = false;
+  }
+  --running_;
+}
+
+bool remote_sender::feed_once() {
+  auto& store = rt_.spool->store();
+  // A few scrapes at a time: each is about a thousand samples, and has_room() is asked again before the next.
+  auto st = store.read(reader_, 8, 4 << 20, read_);
+  feed_failed_ = !st.ok();
+  if (feed_failed_) {
+    std::uint64_t suppressed = 0;
+    if (send_log_limiter().allow(suppressed)) {
+      obs::error("spool: cannot read; retrying in 1 s",
+                 {{"remote", rt_.name}, {"error", st.message}, {"suppressed", suppressed}});
+    }
+  }
+  if (read_.empty()) return false;
+  std::uint64_t relabeled_away = 0, replayed = 0, undecodable = 0;
+  for (const auto& rec : read_) {
+    decoded_.clear();
+    if (rec.type != spool_record_samples || !decode_spool_record(rec.payload, scratch_, decoded_)) {
+      ++undecodable;
+      acks_.add(rec.end, 0);
+      continue;
+    }
+    const auto o = acks_.add(rec.end, decoded_.size());
+    for (const auto& e : decoded_.entries()) {
+      record_.clear();
+      if (!records_.build(decoded_.flat_labels(e), e.t_ms, e.v, record_)) {
+        ++relabeled_away;
+        acks_.done(o);
+        continue;
+      }
+      queue_.add(e.hash, e.t_ms, record_, o);
+    }
+    if (rec.end <= rt_.spool->replay_end()) replayed += decoded_.size();
+  }
+  if (undecodable != 0) {
+    // Checksummed, so written whole, but not by this release's encoder: nothing here can send it.
+    metrics_.spool_corrupt.with({rt_.spool->instance()}).inc(undecodable);
+    obs::error("spool: records of an unknown format skipped (their samples are lost)",
+               {{"remote", rt_.name}, {"records", undecodable}});
+  }
+  if (relabeled_away != 0)
+    metrics_.samples_dropped.with({rt_.name, rt_.url_text, "write_relabel"}).inc(relabeled_away);
+  if (replayed != 0) metrics_.replayed.with({rt_.name, rt_.url_text}).inc(replayed);
+  queue_.commit(steady::now());
+  commit_acks();
+  publish();
+  return true;
+}
+
+void remote_sender::commit_acks() {
+  if (!rt_.spool || detached_) return;
+  spool::position end;
+  if (acks_.committable(end)) rt_.spool->store().commit(reader_, end);
 }
 
 asio::awaitable<void> remote_sender::drain(steady::time_point until) {
@@ -74,14 +163,19 @@ asio::awaitable<void> remote_sender::drain(steady::time_point until) {
   flushing_ = true;
   stopping_ = true;
   for (auto& t : wake_) t->cancel();
+  if (feed_timer_) wake_feed();
   asio::steady_timer t(ex_);
   while (running_ > 0 && steady::now() < until) {
     t.expires_after(std::chrono::milliseconds(20));
     co_await t.async_wait(use_tuple);
   }
+  commit_acks();
   publish();
   const auto& st = queue_.stats();
-  if (st.samples_pending != 0) {
+  if (st.samples_pending != 0 && rt_.spool) {
+    obs::info("remote_write: samples not delivered before shutdown stay in the spool for the next start",
+              {{"remote", rt_.name}, {"url", rt_.url_text}, {"samples_in_memory", st.samples_pending}});
+  } else if (st.samples_pending != 0) {
     obs::warn("remote_write: samples not delivered before shutdown (no spool configured: lost)",
               {{"remote", rt_.name}, {"url", rt_.url_text}, {"samples", st.samples_pending}});
   }
@@ -123,7 +217,12 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
     outcome o = co_await send(*b);
     metrics_.sent_batch_duration.with({rt_.name, rt_.url_text})
         .observe(std::chrono::duration<double>(steady::now() - started).count());
+    if (o.kind == outcome_kind::success || o.kind == outcome_kind::drop) {
+      for (const auto& r : b->records) acks_.done(r.origin);
+    }
     queue_.complete(shard, b->id, o, steady::now());
+    commit_acks();
+    if (feed_timer_ && queue_.has_room()) wake_feed();
     publish();
   }
   --running_;
@@ -203,6 +302,7 @@ void remote_sender::publish() {
   const std::string& n = rt_.name;
   const std::string& u = rt_.url_text;
   auto delta = [](std::uint64_t now, std::uint64_t before) { return now > before ? now - before : 0; };
+  if (auto d = delta(s.samples_in, published_.samples_in)) metrics_.samples_in.with({n, u}).inc(d);
   if (auto d = delta(s.samples_total, published_.samples_total)) metrics_.samples_total.with({n, u}).inc(d);
   if (auto d = delta(s.samples_sent, published_.samples_sent)) metrics_.samples_sent.with({n, u}).inc(d);
   if (auto d = delta(s.samples_retried, published_.samples_retried))

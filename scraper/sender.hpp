@@ -15,10 +15,12 @@
 #include "net/upstream.hpp"
 #include "net/url.hpp"
 #include "scraper/http_auth.hpp"
+#include "scraper/instance_spool.hpp"
 #include "scraper/queue.hpp"
 #include "scraper/relabel.hpp"
 #include "scraper/remote_write.hpp"
 #include "scraper/scraper_metrics.hpp"
+#include "scraper/spool_codec.hpp"
 #include "signer/signer.hpp"
 
 namespace sigv4::scraper {
@@ -36,6 +38,10 @@ struct remote_runtime {
   boost::asio::ssl::context* tls = nullptr;  // https; owned by the manager
   std::string server_name;
   std::function<void(const creds::credential_store*)> credentials_rejected;  // manager_deps'
+  // With a spool, the sender reads the instance's scrapes back from it (reader `reader`) and commits what
+  // was delivered; append() is then only the spool's fallback when it can't take a scrape.
+  std::shared_ptr<instance_spool> spool;
+  std::string reader;
 };
 
 class remote_sender final : public appender, public std::enable_shared_from_this<remote_sender> {
@@ -43,13 +49,18 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   remote_sender(boost::asio::any_io_executor ex, remote_runtime rt, net::upstream_pool& pool, const signer& s,
                 scraper_metrics& m, std::string user_agent);
 
+  // With a spool: from the reader's committed position (what an earlier sender read and did not get
+  // acknowledged is read again).
   void start();
-  // Stops the shard loops; what is queued is sent first while `grace` lasts (the durable spool keeps the
-  // rest in the next issue; here it is counted as dropped at exit).
+  // Stops reading the spool and the shard loops; what is queued is sent first while `grace` lasts. The rest
+  // stays in the spool when there is one, and is counted as lost at exit when there is not.
   boost::asio::awaitable<void> drain(std::chrono::steady_clock::time_point until);
+  // Stops at once (a reload replaced it): no commit from now on, so its replacement may rewind the reader.
   void stop();
+  // A record was appended to the spool.
+  void wake_feed();
 
-  // From the scrape loops, on the scraper thread.
+  // From the scrape loops (without a spool) or the spool's fallback, on the scraper thread.
   void append(const sample_batch& batch) override;
 
   const remote_runtime& runtime() const { return rt_; }
@@ -57,6 +68,10 @@ class remote_sender final : public appender, public std::enable_shared_from_this
 
  private:
   boost::asio::awaitable<void> shard_loop(std::size_t shard);
+  boost::asio::awaitable<void> feed_loop();
+  // Reads a few spool records into the queue; false when there was nothing to read.
+  bool feed_once();
+  void commit_acks();
   // Compresses the batch's body before its first suspension: the view into the queue is not kept.
   boost::asio::awaitable<outcome> send(const batch& b);
   void publish();
@@ -71,6 +86,15 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   std::vector<std::unique_ptr<boost::asio::steady_timer>> wake_;
   record_builder records_;
   std::string record_;
+  std::unique_ptr<boost::asio::steady_timer> feed_timer_;
+  spool::reader_id reader_ = 0;
+  ack_tracker<spool::position> acks_;
+  std::vector<spool::record> read_;
+  sample_batch decoded_;
+  std::string scratch_;
+  bool feed_waiting_ = false;
+  bool feed_failed_ = false;  // a read error: try again after a second
+  bool detached_ = false;     // stop(): commits nothing more
   bool stopping_ = false;
   bool flushing_ = false;
   std::size_t running_ = 0;

@@ -199,7 +199,7 @@ status store::sync() {
     note(fail(errc::io_error, "cannot fsync segment", path_of(segments_.back().seq), errno));
   active_unsynced_ = false;
   for (auto& r : readers_)
-    if (r->dirty) note(write_position(*r));
+    if (r->dirty && !r->closed) note(write_position(*r));
   // After the segments: a position made durable never points past durable records.
   if (dir_unsynced_ && ::fsync(dir_fd_) != 0)
     note(fail(errc::io_error, "cannot fsync directory", settings_.dir, errno));
@@ -238,7 +238,7 @@ void store::remove_passed() {
   while (segments_.size() > 1) {
     const segment& f = segments_.front();
     for (const auto& r : readers_)
-      if (!passed(f, r->committed)) return;
+      if (!r->closed && !passed(f, r->committed)) return;
     for (auto& r : readers_)
       if (r->fd >= 0 && r->fd_seq == f.seq) close_reader_fd(*r);
     ::unlink(path_of(f.seq).c_str());  // if that fails, the next open finds the file and removes it then
@@ -252,7 +252,7 @@ void store::drop_front(event::kind why) {
   const segment& f = segments_.front();
   const position next{segments_[1].seq, segment_header_bytes};
   for (auto& r : readers_) {
-    if (passed(f, r->committed)) continue;
+    if (r->closed || passed(f, r->committed)) continue;
     r->counters.dropped_bytes += f.size - std::clamp(r->committed.offset, segment_header_bytes, f.size);
     r->committed = std::max(r->committed, next);
     r->cursor = std::max(r->cursor, next);
@@ -324,6 +324,7 @@ stats store::get_stats() const {
   stats out = stats_;
   out.segments = segments_.size();
   for (const auto& r : readers_) {
+    if (r->closed) continue;
     reader_stats rs = r->counters;
     rs.name = r->name;
     rs.committed = r->committed;

@@ -176,6 +176,11 @@ class store {
   void commit(reader_id r, position end);
   // Back to the committed position: the records read since are returned again.
   void rewind(reader_id r);
+  // The endpoint is gone from the config: its position file is deleted and it no longer keeps segments.
+  // open_reader() of its name later starts it afresh (at `new_readers`).
+  void close_reader(reader_id r);
+  // Where the next append goes: every record appended so far ends at or before it.
+  position end() const { return {segments_.back().seq, segments_.back().size}; }
 
   stats get_stats() const;
   const settings& config() const { return settings_; }
@@ -194,6 +199,7 @@ class store {
     position committed;
     position cursor;
     bool dirty = false;  // committed moved since the position file was written
+    bool closed = false;  // close_reader(): keeps its id, pins nothing, has no file
     reader_stats counters;
     int fd = -1;  // the segment at cursor.segment, for reading
     std::uint64_t fd_seq = 0;

@@ -31,8 +31,18 @@ store::reader& store::add_reader(std::string name, start_at where) {
 
 reader_id store::open_reader(std::string_view name) {
   if (name.empty()) throw std::invalid_argument("spool: a reader needs a name");
-  for (std::size_t i = 0; i < readers_.size(); ++i)
-    if (readers_[i]->name == name) return static_cast<reader_id>(i);
+  for (std::size_t i = 0; i < readers_.size(); ++i) {
+    reader& r = *readers_[i];
+    if (r.name != name) continue;
+    if (r.closed) {
+      r.closed = false;
+      r.committed = r.cursor = settings_.new_readers == start_at::oldest
+                                   ? position{segments_.front().seq, segment_header_bytes}
+                                   : end();
+      r.dirty = true;
+    }
+    return static_cast<reader_id>(i);
+  }
   add_reader(std::string(name), settings_.new_readers);
   return static_cast<reader_id>(readers_.size() - 1);
 }
@@ -130,6 +140,18 @@ void store::commit(reader_id id, position end) {
 void store::rewind(reader_id id) {
   reader& r = *readers_.at(id);
   r.cursor = r.committed;
+}
+
+void store::close_reader(reader_id id) {
+  reader& r = *readers_.at(id);
+  if (r.closed) return;
+  close_reader_fd(r);
+  r.closed = true;
+  r.dirty = false;
+  const std::string path = settings_.dir + "/" + r.file;
+  ::unlink(path.c_str());  // if that fails, the next open removes it (the reader is not configured then)
+  dir_unsynced_ = true;
+  remove_passed();
 }
 
 }  // namespace sigv4::scraper::spool

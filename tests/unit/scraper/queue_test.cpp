@@ -477,5 +477,30 @@ TEST(classify, retry_after_as_seconds_or_an_http_date) {
   EXPECT_EQ(classify(429, "Sun, 06 Nov 1994 08:40:00 GMT", "", false, qs, date).retry_after, 0s);
 }
 
+TEST(queue, spooled_samples_are_never_dropped_and_has_room_gates_the_reader) {
+  queue_settings qs = one_shard();
+  qs.capacity = 4;
+  qs.max_samples_per_send = 100;
+  write_queue q(qs, 1);
+  auto s = make_series("spooled");
+  std::string record;
+  append_timeseries(record, s->flat, 1, 1.0);
+  EXPECT_TRUE(q.has_room());
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(q.add(s->hash, i, record, /*origin=*/7)) << i;
+  q.commit(t0);
+  EXPECT_FALSE(q.has_room()) << "past capacity: the reader waits";
+  EXPECT_EQ(q.stats().samples_dropped, 0u);
+  EXPECT_FALSE(q.add(s->hash, 11, record)) << "a sample only in memory is still dropped at capacity";
+  q.commit(t0);
+  EXPECT_EQ(q.stats().samples_lost[static_cast<std::size_t>(loss_reason::queue_full)], 1u);
+  auto b = q.take_batch(0, t0, take_mode::flush);
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->records.size(), 10u);
+  for (const auto& r : b->records) EXPECT_EQ(r.origin, 7u);
+  q.complete(0, b->id, ok(), t0);
+  EXPECT_TRUE(q.has_room());
+  expect_balanced(q.stats());
+}
+
 }  // namespace
 }  // namespace sigv4::scraper

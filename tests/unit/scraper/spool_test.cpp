@@ -306,5 +306,41 @@ TEST_F(spool_dir, max_age_drops_segments_whose_newest_record_is_too_old) {
   EXPECT_EQ(numbers(read_all(*s, s->open_reader("a"))), range(10, 12));
 }
 
+TEST_F(spool_dir, a_closed_reader_keeps_nothing_and_reopens_afresh) {
+  auto s = open(config({"a", "b"}));
+  const reader_id a = s->open_reader("a");
+  const reader_id b = s->open_reader("b");
+  append(*s, 0, 100);  // several 4 KiB segments
+  EXPECT_EQ(numbers(read_all(*s, a)), range(0, 100));
+  s->commit(a, s->end());
+  ASSERT_TRUE(s->sync().ok());
+  EXPECT_GT(s->get_stats().segments, 1u) << "b has read nothing: every segment is kept";
+  EXPECT_EQ(files(".pos").size(), 2u);
+  s->close_reader(b);
+  EXPECT_EQ(s->get_stats().segments, 1u) << "only the active segment is left";
+  ASSERT_EQ(s->get_stats().readers.size(), 1u);
+  ASSERT_TRUE(s->sync().ok());
+  EXPECT_EQ(files(".pos").size(), 1u) << "its position file is gone";
+  append(*s, 100, 103);
+  EXPECT_EQ(s->open_reader("b"), b) << "the same id again";
+  // From the oldest record still kept: the start of the one segment left, not record 0.
+  const auto again = numbers(read_all(*s, b));
+  ASSERT_FALSE(again.empty());
+  EXPECT_GT(again.front(), 0);
+  EXPECT_EQ(again, range(again.front(), 103));
+}
+
+TEST_F(spool_dir, end_is_where_the_next_record_ends_up) {
+  auto s = open(config({"a"}));
+  const reader_id a = s->open_reader("a");
+  const position before = s->end();
+  append(*s, 0, 1);
+  std::vector<record> got;
+  ASSERT_TRUE(s->read(a, 10, 1 << 20, got).ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].end, s->end());
+  EXPECT_LT(before, s->end());
+}
+
 }  // namespace
 }  // namespace sigv4::scraper::spool::testing
