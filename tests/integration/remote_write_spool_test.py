@@ -1,0 +1,415 @@
+#!/usr/bin/python3
+"""The durable remote-write spool's proof (issue 9): outages, kills and damaged files lose no sample.
+
+  remote_write_spool_test.py CASE PATH/TO/sigv4-sidecar [PATH/TO/prometheus]
+  CASE: outage_503 | refused | two_endpoints
+  SPOOL_TEST_OUTAGE_S: the outage length (default 60 s; shorter while developing)
+
+One case per run (ctest registers each as remote_write_spool.CASE, so they run in parallel). All real parts on
+127.0.0.1:
+
+  counter target <-scrape 1 s- sigv4-sidecar --storage.path DIR --POST (signed, aps)--> fault front
+      --byte for byte--> verifier.py (SigV4 check, --require-service aps) --> Prometheus receiver
+
+The target's `spool_seq_total` rises by exactly one per GET, so every sample says which scrape it came from; the
+sidecar's config is Prometheus' format (global, scrape_configs, remote_write with sigv4 and a quick
+queue_config). The front (tests/support/remote_write_front.py) passes through, answers 503, or refuses
+connections, and decodes every request, so it knows which samples were delivered how often (duplicates of
+re-sent batches are counted and reported, never a failure) and in what order. The receiver is Debian's
+Prometheus with --web.enable-remote-write-receiver and an out-of-order window: Prometheus 2.42 refuses a whole
+request (400) when one sample in it is older than its series' newest, so a duplicate of a re-sent batch would
+take undelivered samples down with it; the window lets duplicates land, and the front checks the order
+instead (a sample delivered for the first time must not be older than its series' newest).
+
+Cases (the receiver's `spool_seq_total{case}` must run 1..last with no gap, last past what was scraped when the
+fault ended):
+  outage_503      503 for every write for the outage, then recovery.
+  refused         connections refused for the outage (listener closed), then reopened on the same port.
+  two_endpoints   two remote_writes (write_relabel_configs tells them apart at the receiver), one down (503)
+                  for the outage: the other's newest delivered sample stays within a few seconds of now
+                  throughout; the down one catches up with no gap.
+Last line: 'N passed, M failed'.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import testlib as t  # noqa: E402
+import remote_write_front as rw  # noqa: E402
+
+L = t.LOOPBACK
+METRIC = "spool_seq_total"
+OUTAGE_S = float(os.environ.get("SPOOL_TEST_OUTAGE_S", "60"))
+LAG_LIMIT_S = 5.0  # two_endpoints: scrape interval 1 s + batch_send_deadline 1 s + slack
+CATCH_UP_S = 60.0  # after recovery, until the receiver holds everything
+QUEUE = {"batch_send_deadline": "1s", "min_backoff": "100ms", "max_backoff": "2s"}
+SPOOL_METRICS = ("sigv4_sidecar_spool_bytes", "sigv4_sidecar_spool_segments",
+                 "sigv4_sidecar_spool_corrupt_records_total", "sigv4_sidecar_spool_torn_tails_total",
+                 "sigv4_sidecar_spool_dropped_records_total",
+                 "sigv4_sidecar_remote_replayed_samples_total", "sigv4_sidecar_remote_samples_sent_total",
+                 "prometheus_remote_storage_samples_pending", "prometheus_remote_storage_samples_dropped_total",
+                 "prometheus_remote_storage_samples_failed_total", "prometheus_remote_storage_samples_retried_total")
+
+
+def figure(text):
+    print(f"  figure {text}", flush=True)
+
+
+def wait_until(cond, seconds, step=0.05):
+    """Polls cond() until it is true or `seconds` pass; returns its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        v = cond()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+# --- the rig: receiver and verifier ----------------------------------------------------------------------------
+
+class Rig:
+    def __init__(self, binary, prometheus):
+        self.binary, self.prometheus = binary, prometheus
+        # The out-of-order window lets re-sent duplicates land (see the module docstring).
+        _, self.rport = t.start_prometheus(
+            prometheus, "receiver",
+            "global: {scrape_interval: 15s}\nstorage: {tsdb: {out_of_order_time_window: 30m}}\n",
+            ["--web.enable-remote-write-receiver"])
+        _, self.vport = t.start_verifier([(t.TEST_AKID, t.TEST_SECRET)], forward_to=f"http://{L}:{self.rport}",
+                                         extra_args=["--require-service", "aps", "--forward-path", "/api/v1/write"])
+
+    def series_values(self, selector):
+        """[(ts ms, int value)] of every series matching selector, by timestamp (stale markers are not returned)."""
+        q = urllib.parse.urlencode({"query": f"{selector}[30m]"})
+        try:
+            r = t.http_request(L, self.rport, "GET", "/api/v1/query?" + q, [("Host", f"{L}:{self.rport}")], timeout=5)
+            res = json.loads(r.body)["data"]["result"]
+        except (OSError, ValueError, KeyError):
+            return []
+        out = [(int(round(float(ts) * 1000)), int(float(v))) for s in res for ts, v in s["values"]]
+        return sorted(out)
+
+    def values(self, case, extra=""):
+        return [v for _, v in self.series_values(f'{METRIC}{{case="{case}"{extra}}}')]
+
+
+def gaps(vals, allowed=()):
+    """(missing values in 1..max that are not allowed, allowed ones present, out-of-order pairs)."""
+    if not vals:
+        return [], [], []
+    allowed = set(allowed)
+    present = set(vals)
+    missing = sorted(v for v in range(1, max(vals) + 1) if v not in present and v not in allowed)
+    back = [(a, b) for a, b in zip(vals, vals[1:]) if b <= a]
+    return missing, sorted(allowed & present), back
+
+
+def describe(vals, allowed=()):
+    if not vals:
+        return "the receiver holds nothing"
+    missing, present, back = gaps(vals, allowed)
+    return (f"{len(vals)} values {min(vals)}..{max(vals)}; missing {missing[:30]}{'...' if len(missing) > 30 else ''}"
+            f"; expected missing but present {present}; out of order {back[:10]}")
+
+
+def wait_complete(rig, case, past, allowed=(), extra="", seconds=CATCH_UP_S):
+    """Polls the receiver until it holds a value > past and every value of 1..max except exactly `allowed`."""
+    allowed = set(allowed)
+
+    def done():
+        vals = rig.values(case, extra)
+        if not vals or max(vals) <= past:
+            return None
+        missing, present, back = gaps(vals, allowed)
+        want_missing = {v for v in allowed if v < max(vals)}
+        return vals if not missing and not present and not back and \
+            want_missing == (set(range(1, max(vals) + 1)) - set(vals)) else None
+    got = wait_until(done, seconds, step=0.5)
+    return got if got else rig.values(case, extra)
+
+
+def check_receiver(rig, case, past, allowed=(), extra="", what=""):
+    vals = wait_complete(rig, case, past, allowed, extra)
+    missing, present, back = gaps(vals, allowed)
+    allowed_text = f" except exactly the {len(set(allowed))} of the damaged record ({sorted(set(allowed))})" \
+        if allowed else ", none missing"
+    t.check(vals and vals[0] == 1 and max(vals) > past and not missing and not present and not back,
+            f"{case}{what}: the receiver holds every {METRIC} from 1 to {max(vals) if vals else '?'}{allowed_text}, "
+            f"in order, past the {past} scraped when the fault ended", describe(vals, allowed))
+    return vals
+
+
+# --- the sidecar -----------------------------------------------------------------------------------------------
+
+class Sidecar:
+    """A sigv4-sidecar scraping `target` every second into `remotes` [(name, front)], spooling under storage."""
+
+    def __init__(self, rig, case, target, remotes, relabel_by_remote=False):
+        self.rig, self.case, self.target = rig, case, target
+        self.storage = os.path.join(t.work_dir(), f"spool-{case}")
+        remote_write = []
+        for name, front in remotes:
+            rwc = {"url": f"http://{L}:{front.port}/workspaces/ws-{case}-{name}/api/v1/remote_write", "name": name,
+                   "sigv4": {"region": "us-east-1"}, "queue_config": QUEUE}
+            if relabel_by_remote:
+                rwc["write_relabel_configs"] = [{"target_label": "endpoint", "replacement": name}]
+            remote_write.append(rwc)
+        self.config = t.yaml_dump({
+            "timeouts": {"shutdown_grace": "3s"},
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "external_labels": {"case": case}},
+            "scrape_configs": [{"job_name": "seq", "static_configs": [{"targets": [f"{L}:{target.port}"]}]}],
+            "remote_write": remote_write,
+        })
+        self.proxy = None
+        self.starts = 0
+        self.logs = []
+
+    def start(self):
+        self.starts += 1
+        self.proxy = t.start_proxy(self.rig.binary, self.config, args=["--storage.path", self.storage],
+                                   name=f"sidecar-{self.case}-{self.starts}", proxy_listener=False)
+        return self.proxy
+
+    def alive(self):
+        return self.proxy is not None and self.proxy.process.alive()
+
+    def metrics(self):
+        try:
+            return self.proxy.metrics()
+        except (OSError, http.client.HTTPException):
+            return {}
+
+    def metric(self, name, metrics=None):
+        """The sum of every series of `name` (any labels), or None when the sidecar exports no such metric."""
+        m = self.metrics() if metrics is None else metrics
+        vals = [v for (n, _), v in m.items() if n == name]
+        return sum(vals) if vals else None
+
+    def stop(self, sig, timeout=15.0):
+        """Sends sig and waits for the exit; returns the exit code (the log stays readable)."""
+        code = self.proxy.process.stop(timeout=timeout, sig=sig)
+        self.logs.append(self.proxy.process.log_text())
+        return code
+
+    def log(self):
+        return "".join(self.logs) + (self.proxy.process.log_text() if self.alive() else "")
+
+
+class Watch:
+    """Calls fn() every 0.5 s on a thread of its own until stop()."""
+
+    def __init__(self, fn):
+        self.fn, self.ev = fn, threading.Event()
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        while not self.ev.wait(0.5):
+            try:
+                self.fn()
+            except Exception as e:  # noqa: BLE001 - a watcher never takes the case down
+                print(f"  (watch: {e!r})", flush=True)
+
+    def stop(self):
+        self.ev.set()
+        self.th.join(5)
+
+
+class Readiness:
+    """/-/ready (200 throughout) and the peaks of pending samples and spool bytes, polled while a case runs."""
+
+    def __init__(self, sidecar):
+        self.sc = sidecar
+        self.not_ready = []
+        self.peak_pending = 0.0
+        self.peak_spool_bytes = None
+        self.watch = Watch(self.poll)
+
+    def poll(self):
+        if not self.sc.alive():
+            return
+        try:
+            r = self.sc.proxy.admin("/-/ready")
+            if r.status != 200:
+                self.not_ready.append((r.status, r.body[:80]))
+        except (OSError, http.client.HTTPException) as e:
+            self.not_ready.append(("error", str(e)))
+            return
+        m = self.sc.metrics()
+        self.peak_pending = max(self.peak_pending, self.sc.metric("prometheus_remote_storage_samples_pending", m) or 0)
+        b = self.sc.metric("sigv4_sidecar_spool_bytes", m)
+        if b is not None:
+            self.peak_spool_bytes = max(self.peak_spool_bytes or 0, b)
+
+    def stop(self):
+        self.watch.stop()
+
+
+def wait_delivering(front, seconds=30):
+    return wait_until(lambda: any(a.ok and a.samples for a in front.attempts()), seconds, step=0.1)
+
+
+def report_spool_metrics(sc, label):
+    m = sc.metrics()
+    parts = []
+    for name in SPOOL_METRICS:
+        v = sc.metric(name, m)
+        parts.append(f"{name}={'absent' if v is None else f'{v:g}'}")
+    figure(f"{label}: " + ", ".join(parts))
+    return m
+
+
+def report_duplicates(front, label):
+    dup_seq, n_seq = front.duplicates(METRIC)
+    dup_all, n_all = front.duplicates()
+    figure(f"{label}: duplicates of re-sent batches: {dup_seq} of {n_seq} {METRIC} samples delivered, "
+           f"{dup_all} of {n_all} samples in all (allowed; only gaps fail)")
+
+
+def check_front(front, label):
+    """Every POST decoded and signed; first deliveries in order per series."""
+    atts = front.attempts()
+    t.check(atts and not front.errors(), f"{label}: the front decoded all {len(atts)} requests", front.errors()[:3])
+    t.check(all(a.signed for a in atts), f"{label}: every POST was signed (SigV4)")
+    bad = front.order_violations()
+    t.check(not bad, f"{label}: in order per series (no first delivery older than its series' newest)",
+            [(dict(ls).get("__name__"), ts, newest) for ls, ts, newest in bad[:5]])
+
+
+def check_common_exit(rig, sc, readiness=None):
+    log = sc.log()
+    if readiness is not None:
+        t.check(not readiness.not_ready, f"{sc.case}: /-/ready answered 200 throughout", readiness.not_ready[:5])
+    t.check(t.TEST_SECRET not in log and "Signature=" not in log,
+            f"{sc.case}: the log holds neither the secret key nor a Signature=")
+    st = t.verifier_stats(rig.vport)
+    t.check_eq(st["rejected"], 0, f"{sc.case}: the verifier rejected no request")
+    if sc.alive():
+        t.check_eq(sc.stop(signal.SIGTERM), 0, f"{sc.case}: exit code after SIGTERM")
+
+
+# --- the cases -------------------------------------------------------------------------------------------------
+
+def case_outage_503(rig):
+    target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
+    sc = Sidecar(rig, "outage_503", target, [("a", front)])
+    sc.start()
+    ready = Readiness(sc)
+    t.check(wait_delivering(front), "outage_503: delivering before the outage")
+    front.set_status(503, "upstream unavailable\n")
+    time.sleep(OUTAGE_S)  # the fault's schedule
+    past = target.count()
+    front.set_pass()
+    n503 = [a for a in front.attempts() if a.status == 503]
+    t.check(len(n503) >= 5, f"outage_503: writes were retried through the {OUTAGE_S:.0f} s outage "
+                            f"({len(n503)} answered 503)")
+    check_receiver(rig, "outage_503", past)
+    ready.stop()
+    check_front(front, "outage_503")
+    report_duplicates(front, "outage_503")
+    figure(f"outage_503: peak samples_pending {ready.peak_pending:g}, peak spool bytes {ready.peak_spool_bytes}")
+    report_spool_metrics(sc, "outage_503")
+    check_common_exit(rig, sc, ready)
+
+
+def case_refused(rig):
+    target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
+    sc = Sidecar(rig, "refused", target, [("a", front)])
+    sc.start()
+    ready = Readiness(sc)
+    t.check(wait_delivering(front), "refused: delivering before the outage")
+    front.refuse()
+    try:
+        socket.create_connection((L, front.port), timeout=2).close()
+        probe = "connected"
+    except ConnectionRefusedError:
+        probe = "refused"
+    except OSError as e:
+        probe = str(e)
+    t.check_eq(probe, "refused", "refused: a connect to the front's port is refused during the outage")
+    before = len(front.attempts())
+    time.sleep(OUTAGE_S)  # the fault's schedule
+    during = len(front.attempts()) - before
+    past = target.count()
+    front.reopen()
+    t.check_eq(during, 0, "refused: no request reached the front during the outage")
+    check_receiver(rig, "refused", past)
+    ready.stop()
+    check_front(front, "refused")
+    report_duplicates(front, "refused")
+    errs = sc.metric("sigv4_sidecar_remote_send_errors_total")
+    t.check(errs is not None and errs > 0, f"refused: failed sends counted (sigv4_sidecar_remote_send_errors_total "
+                                           f"{errs})")
+    figure(f"refused: peak samples_pending {ready.peak_pending:g}, peak spool bytes {ready.peak_spool_bytes}")
+    report_spool_metrics(sc, "refused")
+    check_common_exit(rig, sc, ready)
+
+
+def case_two_endpoints(rig):
+    target = rw.CounterTarget(METRIC)
+    up, down = rw.FaultFront(rig.vport, "up"), rw.FaultFront(rig.vport, "down")
+    sc = Sidecar(rig, "two_endpoints", target, [("up", up), ("down", down)], relabel_by_remote=True)
+    sc.start()
+    ready = Readiness(sc)
+    t.check(wait_delivering(up) and wait_delivering(down), "two_endpoints: both endpoints receive before the outage")
+    lags = []
+
+    def lag():
+        newest = up.newest_delivered_ms(METRIC)
+        if newest is not None:
+            lags.append((time.time() * 1000.0 - newest) / 1000.0)
+    down.set_status(503, "upstream unavailable\n")
+    watch = Watch(lag)
+    time.sleep(OUTAGE_S)  # the fault's schedule
+    past = target.count()
+    down.set_pass()
+    vals_down = check_receiver(rig, "two_endpoints", past, extra=',endpoint="down"',
+                               what=" (the endpoint that was down)")
+    watch.stop()
+    vals_up = check_receiver(rig, "two_endpoints", past, extra=',endpoint="up"', what=" (the endpoint that stayed up)")
+    figure(f"two_endpoints: lag of the endpoint that stayed up (now - its newest delivered {METRIC}) over "
+           f"{len(lags)} polls while the other was down and caught up: max {max(lags or [0]):.2f} s, "
+           f"mean {sum(lags) / max(1, len(lags)):.2f} s")
+    t.check(lags and max(lags) <= LAG_LIMIT_S, f"two_endpoints: the endpoint that stayed up received every sample on "
+                                               f"time (lag <= {LAG_LIMIT_S:.0f} s throughout)",
+            sorted(lags)[-5:])
+    t.check(len(vals_up) >= len(vals_down) - 1, "two_endpoints: both endpoints hold the same scrapes",
+            (len(vals_up), len(vals_down)))
+    ready.stop()
+    for f in (up, down):
+        check_front(f, f"two_endpoints ({f.name})")
+        report_duplicates(f, f"two_endpoints ({f.name})")
+    report_spool_metrics(sc, "two_endpoints")
+    check_common_exit(rig, sc, ready)
+
+
+CASES = {"outage_503": case_outage_503, "refused": case_refused, "two_endpoints": case_two_endpoints}
+
+
+def main():
+    started = time.monotonic()
+    if len(sys.argv) < 3 or sys.argv[1] not in CASES:
+        t.check(False, f"usage: {sys.argv[0]} {{{'|'.join(CASES)}}} SIDECAR [PROMETHEUS]")
+        return
+    case = sys.argv[1]
+    binary = os.path.abspath(sys.argv[2])
+    prometheus = sys.argv[3] if len(sys.argv) > 3 else (shutil.which("prometheus") or "/usr/bin/prometheus")
+    if not os.path.exists(prometheus):
+        t.check(False, f"{prometheus} present; install Debian's 'prometheus' package")
+        return
+    t.section(f"{case}: outage {OUTAGE_S:g} s (SPOOL_TEST_OUTAGE_S)")
+    rig = Rig(binary, prometheus)
+    CASES[case](rig)
+    figure(f"{case}: wall time {time.monotonic() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    t.run_main(main)
