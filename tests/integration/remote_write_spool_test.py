@@ -2,7 +2,7 @@
 """The durable remote-write spool's proof (issue 9): outages, kills and damaged files lose no sample.
 
   remote_write_spool_test.py CASE PATH/TO/sigv4-sidecar [PATH/TO/prometheus]
-  CASE: outage_503 | refused | two_endpoints
+  CASE: outage_503 | refused | kill9_restart | torn_tail | corrupt_record | two_endpoints
   SPOOL_TEST_OUTAGE_S: the outage length (default 60 s; shorter while developing)
 
 One case per run (ctest registers each as remote_write_spool.CASE, so they run in parallel). All real parts on
@@ -25,17 +25,32 @@ Cases (the receiver's `spool_seq_total{case}` must run 1..last with no gap, last
 fault ended):
   outage_503      503 for every write for the outage, then recovery.
   refused         connections refused for the outage (listener closed), then reopened on the same port.
+  kill9_restart   kill -9 20 s into a 503 outage, restart on the same --storage.path, endpoint back at the
+                  outage's end. Beside it, Prometheus 2.42 in agent mode scrapes a counter of its own through a
+                  front of its own (straight to the receiver: Debian's build does not sign) with the same
+                  schedule, killed and restarted (--storage.agent.path) at the same moment; what it lost is
+                  reported, not asserted.
+  torn_tail       SIGTERM during an outage (a backlog in the spool), the last segment cut in the middle of its
+                  last record, restart with the endpoint back: the log and sigv4_sidecar_spool_torn_tails_total
+                  say a torn tail was cut; missing exactly that record's samples.
+  corrupt_record  kill -9 during an outage, 4 bytes flipped in a record in the middle of the undelivered backlog
+                  (scraper/spool_format.hpp's layout, parsed by tests/support/spool_files.py, so a real record
+                  boundary), restart: skipped and counted (sigv4_sidecar_spool_corrupt_records_total, the log);
+                  missing exactly that record's samples.
   two_endpoints   two remote_writes (write_relabel_configs tells them apart at the receiver), one down (503)
                   for the outage: the other's newest delivered sample stays within a few seconds of now
                   throughout; the down one catches up with no gap.
-Last line: 'N passed, M failed'.
+A kill or SIGTERM waits for a scrape and for the spool's files to grow after it, so no scrape is cut between the
+target's answer and the append (a sample the sidecar never had is no spool loss). Last line: 'N passed, M failed'.
 """
 import http.client
 import json
+import math
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -44,10 +59,13 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import testlib as t  # noqa: E402
 import remote_write_front as rw  # noqa: E402
+import spool_files as sf  # noqa: E402
 
 L = t.LOOPBACK
 METRIC = "spool_seq_total"
 OUTAGE_S = float(os.environ.get("SPOOL_TEST_OUTAGE_S", "60"))
+KILL_AT_S = min(20.0, OUTAGE_S / 3)  # into the outage (kill9_restart)
+BACKLOG_S = min(15.0, OUTAGE_S)  # the outage before the stop of torn_tail and corrupt_record
 LAG_LIMIT_S = 5.0  # two_endpoints: scrape interval 1 s + batch_send_deadline 1 s + slack
 CATCH_UP_S = 60.0  # after recovery, until the receiver holds everything
 QUEUE = {"batch_send_deadline": "1s", "min_backoff": "100ms", "max_backoff": "2s"}
@@ -257,6 +275,33 @@ def wait_delivering(front, seconds=30):
     return wait_until(lambda: any(a.ok and a.samples for a in front.attempts()), seconds, step=0.1)
 
 
+def stop_after_append(sc, sig, others=()):
+    """Waits for the sidecar's next scrape and for its spool files to grow after it (the append), then sends sig
+    to the sidecar and right after to each of `others` (Processes, SIGKILL). Returns (the scrape's value,
+    whether the append was seen, the exit code)."""
+    seen = {}
+
+    def on_get(n):
+        if "n" not in seen:
+            seen["size"] = sf.total_bytes(sc.storage)
+            seen["n"] = n
+    sc.target.on_get = on_get
+    wait_until(lambda: "n" in seen, 5)
+    sc.target.on_get = None
+    appended = bool("n" in seen and wait_until(lambda: sf.total_bytes(sc.storage) > seen["size"], 0.9, step=0.005))
+    os.kill(sc.proxy.process.pid, sig)  # once: a second SIGTERM may mean "now"
+    for p in others:
+        os.kill(p.pid, signal.SIGKILL)
+    try:
+        sc.proxy.process.popen.wait(15)
+    except subprocess.TimeoutExpired:
+        pass  # stop() below ends it with SIGKILL; the exit code then says so
+    code = sc.stop(sig)
+    for p in others:
+        p.stop(timeout=10, sig=signal.SIGKILL)
+    return seen.get("n"), appended, code
+
+
 def report_spool_metrics(sc, label):
     m = sc.metrics()
     parts = []
@@ -294,6 +339,29 @@ def check_common_exit(rig, sc, readiness=None):
     t.check_eq(st["rejected"], 0, f"{sc.case}: the verifier rejected no request")
     if sc.alive():
         t.check_eq(sc.stop(signal.SIGTERM), 0, f"{sc.case}: exit code after SIGTERM")
+
+
+# --- damaged records -------------------------------------------------------------------------------------------
+
+def record_values(rec, target):
+    """(the METRIC values a spool record holds, how they were found): its payload decoded (spool_codec v1). A record
+    that does not decode fails a check, and its timestamp (its newest sample) names the scrape instead."""
+    samples, how = sf.payload_samples(rec.payload)
+    if samples is not None:
+        return {int(v) for ls, _, v in samples if rw.label_value(ls, "__name__") == METRIC and not math.isnan(v)}, \
+            f"payload read as {how}"
+    t.check(False, f"the test decodes the spool record {rec}", how)
+    v = target.value_at(rec.timestamp_ms)
+    return ({v} if v is not None else set()), f"payload not decoded ({how}); its timestamp names scrape {v}"
+
+
+def spool_summary(storage):
+    segs = sf.segments(storage)
+    recs = sf.all_records(storage)
+    pos = sf.positions(storage)
+    return (f"{len(segs)} segment(s) {[os.path.relpath(p, storage) for p, _ in segs]}, {len(recs)} valid records, "
+            f"types {sorted({r.type for r in recs})}, positions "
+            f"{[(p['reader'], p['segment'], p['offset']) for p in pos]}")
 
 
 # --- the cases -------------------------------------------------------------------------------------------------
@@ -353,6 +421,231 @@ def case_refused(rig):
     check_common_exit(rig, sc, ready)
 
 
+def start_agent(rig, name, target, front, storage, run):
+    """Prometheus 2.42 in agent mode: the same scrape and queue_config as the sidecar's."""
+    port = t.free_port()
+    d = os.path.join(t.work_dir(), name)
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "agent.yml")
+    with open(cfg, "w") as f:
+        f.write(t.yaml_dump({
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "external_labels": {"case": name}},
+            "scrape_configs": [{"job_name": "seq", "static_configs": [{"targets": [f"{L}:{target.port}"]}]}],
+            "remote_write": [{"url": f"http://{L}:{front.port}/workspaces/ws-agent/api/v1/remote_write",
+                              "queue_config": QUEUE}],
+        }))
+    proc = t.start_process([rig.prometheus, "--enable-feature=agent", f"--config.file={cfg}",
+                            f"--storage.agent.path={storage}", f"--web.listen-address={L}:{port}", "--log.level=info"],
+                           env=t.credential_env(), name=f"{name}-{run}")
+
+    def ready():
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited:\n{proc.log_tail()}")
+        try:
+            return t.http_request(L, port, "GET", "/-/ready", [("Host", f"{L}:{port}")], timeout=2).status == 200
+        except OSError:
+            return False
+    if not wait_until(ready, 30, step=0.2):
+        raise TimeoutError(f"{name} not ready:\n{proc.log_tail()}")
+    return proc
+
+
+def runs(values):
+    """[1, 2, 3, 7, 8] -> '1-3, 7-8'."""
+    out, start, prev = [], None, None
+    for v in sorted(values):
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = v
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(out)
+
+
+def undelivered(target, front):
+    """The values `target` served that `front` has not handed to the receiver, sorted."""
+    return sorted(set(range(1, target.count() + 1)) - front.delivered_values(METRIC))
+
+
+def lost_values(rig, case):
+    vals = rig.values(case)
+    return sorted(set(range(1, max(vals or [0]) + 1)) - set(vals)), max(vals or [0])
+
+
+def case_kill9_restart(rig):
+    target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
+    # Debian's Prometheus 2.42 sends remote_write unsigned even with `sigv4:` configured (no Authorization header
+    # at all), so its front hands its writes straight to the receiver: the comparison is about loss, not signing.
+    atarget = rw.CounterTarget(METRIC)
+    afront = rw.FaultFront(rig.rport, "agent", forward_path="/api/v1/write")
+    sc = Sidecar(rig, "kill9_restart", target, [("a", front)])
+    agent_name, agent_storage = "kill9_restart_agent", os.path.join(t.work_dir(), "agent-wal")
+    sc.start()
+    agent = start_agent(rig, agent_name, atarget, afront, agent_storage, 1)
+    t.check(wait_delivering(front), "kill9_restart: the sidecar delivers before the outage")
+    t.check(wait_delivering(afront), "kill9_restart: Prometheus agent delivers before the outage")
+    front.set_status(503, "upstream unavailable\n")
+    afront.set_status(503, "upstream unavailable\n")
+    outage_start = time.monotonic()
+    time.sleep(KILL_AT_S)  # the fault's schedule
+    n, appended, code = stop_after_append(sc, signal.SIGKILL, [agent])
+    killed_at = time.monotonic() - outage_start
+    t.check_eq(code, -signal.SIGKILL, "kill9_restart: the sidecar was killed by SIGKILL")
+    backlog, abacklog = undelivered(target, front), undelivered(atarget, afront)
+    figure(f"kill9_restart: kill -9 of both {killed_at:.1f} s into the outage, right after the sidecar's scrape {n} "
+           f"(its append {'seen' if appended else 'not seen'} in the spool files); undelivered at the kill: "
+           f"sidecar {len(backlog)} scrapes ({runs(backlog)}), agent {len(abacklog)} ({runs(abacklog)})")
+    figure(f"kill9_restart: spool at the kill: {spool_summary(sc.storage)}")
+    sc.start()
+    agent = start_agent(rig, agent_name, atarget, afront, agent_storage, 2)
+    t.check(sc.alive(), "kill9_restart: the sidecar starts again on the same --storage.path")
+    time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - outage_start)))  # the rest of the outage
+    past, apast = target.count(), atarget.count()
+    front.set_pass()
+    afront.set_pass()
+    check_receiver(rig, "kill9_restart", past)
+    # Prometheus agent: what it delivers once its endpoint is back (wait for its newest scrape too, but never fail
+    # on what it lost).
+    wait_until(lambda: max(rig.values(agent_name) or [0]) > apast, 30, step=0.5)
+    lost, last = lost_values(rig, "kill9_restart")
+    alost, alast = lost_values(rig, agent_name)
+    at_kill, aat_kill = set(lost) & set(backlog), set(alost) & set(abacklog)
+    figure(f"kill9_restart: of the scrapes undelivered at the kill -9, lost: sigv4-sidecar {len(at_kill)} of "
+           f"{len(backlog)}, Prometheus 2.42 agent {len(aat_kill)} of {len(abacklog)}"
+           f"{' (' + runs(aat_kill) + ')' if aat_kill else ''}")
+    figure(f"kill9_restart: all scrapes lost over the run: sigv4-sidecar {len(lost)} of {last}"
+           f"{' (' + runs(lost) + ')' if lost else ''}, Prometheus 2.42 agent {len(alost)} of {alast}"
+           f"{' (' + runs(alost) + ')' if alost else ''}")
+    replayed = sc.metric("sigv4_sidecar_remote_replayed_samples_total")
+    t.check(replayed is not None and replayed >= len(backlog),
+            f"kill9_restart: the restarted sidecar replayed the backlog from the spool "
+            f"(sigv4_sidecar_remote_replayed_samples_total {replayed} >= {len(backlog)} undelivered scrapes)")
+    check_front(front, "kill9_restart")
+    report_duplicates(front, "kill9_restart")
+    report_duplicates(afront, "kill9_restart (Prometheus agent)")
+    report_spool_metrics(sc, "kill9_restart")
+    check_common_exit(rig, sc)
+    agent.stop()
+
+
+def damaged_restart(rig, case, sig, damage):
+    """A backlog under a 503 outage, a stop by `sig` after an append, `damage(records, target, front, storage)` on the
+    stopped spool (returns the damaged record and its values), a restart with the endpoint back. Returns
+    (sidecar, the values the receiver may miss)."""
+    target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
+    sc = Sidecar(rig, case, target, [("a", front)])
+    sc.start()
+    t.check(wait_delivering(front), f"{case}: delivering before the outage")
+    front.set_status(503, "upstream unavailable\n")
+    time.sleep(BACKLOG_S)  # the fault's schedule: a backlog builds up
+    n, appended, code = stop_after_append(sc, sig)
+    t.check_eq(code, 0 if sig == signal.SIGTERM else -signal.SIGKILL,
+               f"{case}: the sidecar stopped by {signal.Signals(sig).name}")
+    backlog = undelivered(target, front)
+    figure(f"{case}: stopped right after scrape {n} (its append {'seen' if appended else 'not seen'} in the spool "
+           f"files); undelivered backlog {len(backlog)} scrapes ({runs(backlog)})")
+    figure(f"{case}: spool before the damage: {spool_summary(sc.storage)}")
+    records = sf.all_records(sc.storage)
+    rec, allowed = damage(records, target, front, sc.storage)
+    t.check(rec is not None, f"{case}: a record to damage was found in the spool", spool_summary(sc.storage))
+    if rec is None:
+        return sc, front, target, set()
+    front.set_pass()
+    sc.start()
+    t.check(sc.alive() and sc.proxy.admin("/-/ready").status == 200,
+            f"{case}: the sidecar starts on the damaged spool and is ready")
+    past = target.count()
+    check_receiver(rig, case, past, allowed)
+    check_front(front, case)
+    report_duplicates(front, case)
+    return sc, front, target, allowed
+
+
+def case_torn_tail(rig):
+    chosen = {}
+
+    def damage(records, target, front, storage):
+        if not records:
+            return None, set()
+        last = records[-1]  # the last record of the newest segment: where a crash tears a write
+        vals, how = record_values(last, target)
+        delivered = vals & front.delivered_values(METRIC)
+        t.check(not delivered, f"torn_tail: the last record ({last}) was not delivered before the stop ({how}; "
+                               f"{METRIC} {sorted(vals)})", sorted(delivered))
+        size = sf.truncate_mid_record(last)
+        chosen.update(rec=last, size=size)
+        figure(f"torn_tail: {os.path.basename(last.path)} cut to {size} bytes, in the middle of its last record "
+               f"[{last.begin}, {last.end}) holding {METRIC} {sorted(vals)} ({how})")
+        return last, vals - delivered
+
+    sc, front, target, allowed = damaged_restart(rig, "torn_tail", signal.SIGTERM, damage)
+    if "rec" not in chosen:
+        return
+    rec = chosen["rec"]
+    log = sc.log()
+    lines = [line for line in log.splitlines() if "torn tail cut" in line]
+    t.check(lines and os.path.basename(rec.path) in lines[0] and f"at offset {rec.begin}" in lines[0],
+            f"torn_tail: the log says the torn tail of {os.path.basename(rec.path)} was cut at {rec.begin}",
+            lines[:2] or log[-800:])
+    t.check_eq(sc.metric("sigv4_sidecar_spool_torn_tails_total"), 1.0,
+               "torn_tail: sigv4_sidecar_spool_torn_tails_total")
+    t.check_eq(sc.metric("sigv4_sidecar_spool_corrupt_records_total"), 0.0,
+               "torn_tail: sigv4_sidecar_spool_corrupt_records_total (a torn tail is no corruption)")
+    dropped = sc.metric("sigv4_sidecar_spool_dropped_records_total")
+    t.check(dropped in (None, 0.0), f"torn_tail: no record dropped by the limits ({dropped})")
+    figure(f"torn_tail: {len(allowed)} {METRIC} value(s) lost with the torn record: {sorted(allowed)}")
+    report_spool_metrics(sc, "torn_tail")
+    check_common_exit(rig, sc)
+
+
+def case_corrupt_record(rig):
+    chosen = {}
+
+    def damage(records, target, front, storage):
+        delivered = front.delivered_values(METRIC)
+        backlog = []
+        for r in records:
+            vals, how = record_values(r, target)
+            if vals and not vals & delivered:
+                backlog.append((r, vals, how))
+        if len(backlog) < 3:
+            t.check(False, f"corrupt_record: at least 3 undelivered records holding {METRIC} in the spool "
+                           f"({len(backlog)})", spool_summary(storage))
+            return None, set()
+        r, vals, how = backlog[len(backlog) // 2]
+        pos = [p for p in sf.positions(storage) if p["ok"]]
+        at = sf.corrupt_payload(r)
+        chosen.update(rec=r, at=at)
+        figure(f"corrupt_record: 4 bytes flipped at {at} in record [{r.begin}, {r.end}) of "
+               f"{os.path.basename(r.path)}, the {len(backlog) // 2 + 1}th of {len(backlog)} undelivered records, "
+               f"holding {METRIC} {sorted(vals)} ({how}); committed positions "
+               f"{[(p['reader'], p['segment'], p['offset']) for p in pos]}")
+        later = [b for b in backlog if (b[0].segment, b[0].begin) > (r.segment, r.begin)]
+        t.check(later, "corrupt_record: the damaged record has undelivered records after it")
+        return r, vals
+
+    sc, front, target, allowed = damaged_restart(rig, "corrupt_record", signal.SIGKILL, damage)
+    if "rec" not in chosen:
+        return
+    rec = chosen["rec"]
+    log = sc.log()
+    lines = [line for line in log.splitlines() if "corrupt data skipped" in line]
+    t.check(lines and os.path.basename(rec.path) in lines[0] and f"at offset {rec.begin}" in lines[0],
+            f"corrupt_record: the log says the corrupt record of {os.path.basename(rec.path)} at {rec.begin} was "
+            f"skipped", lines[:2] or log[-800:])
+    t.check_eq(sc.metric("sigv4_sidecar_spool_corrupt_records_total"), 1.0,
+               "corrupt_record: sigv4_sidecar_spool_corrupt_records_total")
+    t.check_eq(sc.metric("sigv4_sidecar_spool_torn_tails_total"), 0.0,
+               "corrupt_record: sigv4_sidecar_spool_torn_tails_total (the kill left no torn tail)")
+    figure(f"corrupt_record: {len(allowed)} {METRIC} value(s) lost with the corrupt record: {sorted(allowed)}")
+    report_spool_metrics(sc, "corrupt_record")
+    check_common_exit(rig, sc)
+
+
 def case_two_endpoints(rig):
     target = rw.CounterTarget(METRIC)
     up, down = rw.FaultFront(rig.vport, "up"), rw.FaultFront(rig.vport, "down")
@@ -391,7 +684,8 @@ def case_two_endpoints(rig):
     check_common_exit(rig, sc, ready)
 
 
-CASES = {"outage_503": case_outage_503, "refused": case_refused, "two_endpoints": case_two_endpoints}
+CASES = {"outage_503": case_outage_503, "refused": case_refused, "kill9_restart": case_kill9_restart,
+         "torn_tail": case_torn_tail, "corrupt_record": case_corrupt_record, "two_endpoints": case_two_endpoints}
 
 
 def main():

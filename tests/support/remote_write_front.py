@@ -14,6 +14,7 @@ decode_write_request()  a minimal protobuf reader for prometheus.WriteRequest (n
 """
 import http.client
 import http.server
+import math
 import socket
 import struct
 import sys
@@ -337,8 +338,8 @@ class FaultFront:
                 if metric is None or label_value(s[0], "__name__") == metric]
 
     def delivered_values(self, metric):
-        """The set of int values of `metric` the receiver was handed (2xx)."""
-        return {int(v) for _, _, v in self.delivered(metric)}
+        """The set of int values of `metric` the receiver was handed (2xx); stale markers (NaN) left out."""
+        return {int(v) for _, _, v in self.delivered(metric) if not math.isnan(v)}
 
     def newest_delivered_ms(self, metric):
         return max((ts for _, ts, _ in self.delivered(metric)), default=None)
