@@ -55,6 +55,10 @@ inline bool name_less(std::string_view a, std::string_view b) {
 std::uint64_t hash(std::span<const label_view> ls);
 // hash() of the set whose flat form (append_flat) this is.
 std::uint64_t hash_flat(std::string_view flat);
+// The same function (XXH3-64) over any bytes: fingerprints and cache keys that are not label sets.
+inline std::uint64_t hash_bytes(std::string_view bytes) {
+  return hash_flat(bytes);
+}
 std::string to_string(std::span<const label_view> ls);
 void to_views(const labels& ls, label_views& out);
 

@@ -166,6 +166,27 @@ detail::expand_template parse_template(std::string_view tmpl, const re2::RE2& re
   return t;
 }
 
+// Every field of the spec, length-prefixed so that no two specs give the same bytes.
+std::uint64_t spec_fingerprint(const relabel_spec& spec) {
+  std::string b;
+  auto field = [&](std::string_view v) {
+    const auto n = static_cast<std::uint32_t>(v.size());
+    b.append(reinterpret_cast<const char*>(&n), sizeof n);
+    b.append(v);
+  };
+  field(to_string(spec.action));
+  field(std::to_string(spec.source_labels.size()));
+  for (const auto& l : spec.source_labels) field(l);
+  field(spec.separator);
+  field(spec.regex);
+  field(std::to_string(spec.modulus));
+  field(spec.target_label);
+  field(spec.replacement);
+  b.push_back(spec.regex_set ? '1' : '0');
+  b.push_back(spec.source_labels_set ? '1' : '0');
+  return hash_bytes(b);
+}
+
 int max_group(const detail::expand_template& t) {
   int m = -1;
   for (const auto& p : t.pieces) m = std::max(m, p.group);
@@ -303,6 +324,7 @@ std::variant<relabel_rule, std::string> compile(const relabel_spec& spec) {
   r.replacement_ = parse_template(spec.replacement, *re);
   r.groups_ = std::max(max_group(r.target_), max_group(r.replacement_)) + 1;
   r.re_ = std::move(re);
+  r.fingerprint_ = spec_fingerprint(spec);
   return r;
 }
 

@@ -82,6 +82,9 @@ class relabel_rule {
  public:
   relabel_action action() const { return action_; }
   const std::string& regex() const { return regex_src_; }
+  // Equal for rules compiled from equal specs (a hash of every field that decides what the rule does): a
+  // scrape cache that reuses what one rule set made of a series can tell when a reload changed the set.
+  std::uint64_t fingerprint() const { return fingerprint_; }
 
  private:
   friend std::variant<relabel_rule, std::string> compile(const relabel_spec& spec);
@@ -98,6 +101,7 @@ class relabel_rule {
   std::string target_label_;  // as written (2.42 deletes this name, unexpanded, on an empty replace result)
   detail::expand_template target_;
   detail::expand_template replacement_;
+  std::uint64_t fingerprint_ = 0;
 };
 
 // The rule, or the message Prometheus would give for the spec (its words where it has them).

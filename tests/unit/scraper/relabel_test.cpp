@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -512,6 +513,29 @@ TEST(relabel, label_name_validity) {
   EXPECT_FALSE(is_valid_label_name(""));
   EXPECT_FALSE(is_valid_label_name("a-b"));
   EXPECT_FALSE(is_valid_label_name("é"));
+}
+
+TEST(relabel, fingerprint_follows_every_field_of_the_spec) {
+  const relabel_spec base = replace_spec({"a", "b"}, "(x)(.*)", "t", "$2");
+  EXPECT_EQ(rule(base).fingerprint(), rule(base).fingerprint()) << "compiled twice: the same rule";
+  std::vector<relabel_spec> changed(9, base);
+  changed[0].source_labels = {"a"};
+  changed[1].source_labels = {"ab"};  // the names' bytes alike, split elsewhere
+  changed[2].separator = ",";
+  changed[3].regex = "(x)(.+)";
+  changed[4].target_label = "u";
+  changed[5].replacement = "$1";
+  changed[6].action = hashmod;
+  changed[6].modulus = 4;
+  changed[7] = changed[6];
+  changed[7].modulus = 5;
+  changed[8].source_labels = {"b", "a"};
+  std::vector<std::uint64_t> seen{rule(base).fingerprint()};
+  for (const auto& s : changed) {
+    const auto f = rule(s).fingerprint();
+    EXPECT_EQ(std::ranges::count(seen, f), 0) << "spec " << seen.size() - 1 << " collides";
+    seen.push_back(f);
+  }
 }
 
 }  // namespace
