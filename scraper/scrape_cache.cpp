@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <iterator>
+#include <span>
 
 #include "scraper/textparse.hpp"
 
@@ -43,12 +44,19 @@ struct scratch {
   labels relabeled;                 // metric_relabel_configs' working copy
   std::vector<std::uint64_t> cur;   // hashes of this page's series (no explicit timestamp), page order
   std::vector<std::uint64_t> cur_ts;
-  std::vector<std::uint32_t> kept;   // out's entries that are this page's series (no explicit timestamp)
+  std::vector<std::uint32_t> stored;  // out's entries whose labels go into prev_: index << 1 | stale-eligible
   std::vector<std::uint64_t> seen;  // open addressing over cur: a series twice on the page
   std::vector<std::uint64_t> over;  // series past sample_limit (not sent)
   std::vector<std::uint64_t> gone;  // known_ - cur
   std::vector<std::uint64_t> merged;
-  std::string raw;                  // prev_ uncompressed
+  std::string raw;                        // this page's prev_, uncompressed
+  std::vector<std::uint64_t> keys;        // this page's keys_
+  std::string prev_raw;                   // the last page's prev_, uncompressed
+  std::vector<std::uint32_t> record_at;   // per sample of the last page: its record's offset in prev_raw
+  std::vector<std::uint64_t> index_keys;  // open addressing over the last page's keys: key -> position + 1
+  std::vector<std::uint32_t> index_pos;
+  std::string fingerprint;
+  label_views target_views;
 };
 
 scratch& tls_scratch() {
@@ -213,19 +221,153 @@ void unite(std::vector<std::uint64_t>& set, const std::vector<std::uint64_t>& ad
   set.assign(tmp.begin(), tmp.end());
 }
 
-// Calls fn(flat) for each label set of a kept (compressed) list.
-template <class Fn>
-void for_each_kept(const std::string& compressed, std::string& raw, Fn&& fn) {
+// What became of a sample of the last page: the two low bits of its keys_ entry.
+enum record_kind : std::uint64_t {
+  dropped = 0,    // metric_relabel_configs dropped it
+  stored = 1,     // its labels are in prev_, stale-eligible: no explicit timestamp (one of known_)
+  stored_ts = 2,  // its labels are in prev_; it had an explicit timestamp
+  uncached = 3,   // not in prev_ (a duplicate on its page): built again
+};
+constexpr std::uint64_t kind_mask = 3;
+
+bool decompress(const std::string& compressed, std::string& raw) {
   raw.clear();
-  if (compressed.empty() || !snappy::Uncompress(compressed.data(), compressed.size(), &raw)) return;
-  std::string_view all = raw;
-  std::size_t i = 0;
+  return compressed.empty() || snappy::Uncompress(compressed.data(), compressed.size(), &raw);
+}
+
+// The record of uncompressed prev_ at offset i: its labels and whether it is stale-eligible; i moves past it.
+bool next_record(std::string_view all, std::size_t& i, std::string_view& flat, bool& stale) {
   std::uint64_t n = 0;
-  while (i < all.size() && get_varint(all, i, n) && n <= all.size() - i) {
-    fn(all.substr(i, n));
-    i += n;
+  if (i >= all.size() || !get_varint(all, i, n) || (n >> 1) > all.size() - i) return false;
+  flat = all.substr(i, n >> 1);
+  stale = (n & 1) != 0;
+  i += n >> 1;
+  return true;
+}
+
+// Calls fn(flat) for each stale-eligible label set of an uncompressed prev_.
+template <class Fn>
+void for_each_stale_eligible(std::string_view all, Fn&& fn) {
+  std::size_t i = 0;
+  std::string_view flat;
+  bool stale = false;
+  while (next_record(all, i, flat, stale)) {
+    if (stale) fn(flat);
   }
 }
+
+// What turns a page's bytes into final labels, besides the bytes: equal fingerprints, equal labels.
+std::uint64_t context_fingerprint(const sample_context& ctx, format f, scratch& sc) {
+  std::string& b = sc.fingerprint;
+  b.clear();
+  auto num = [&](std::uint64_t v) { b.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  num(static_cast<std::uint64_t>(f));
+  num(ctx.honor_labels ? 1 : 0);
+  num(ctx.limits.label_limit);
+  num(ctx.limits.label_name_length_limit);
+  num(ctx.limits.label_value_length_limit);
+  const std::size_t rules = ctx.metric_relabel != nullptr ? ctx.metric_relabel->size() : 0;
+  num(rules);
+  for (std::size_t i = 0; i < rules; ++i) num((*ctx.metric_relabel)[i].fingerprint());
+  if (ctx.target_labels != nullptr) {
+    to_views(*ctx.target_labels, sc.target_views);
+    append_flat(b, sc.target_views);
+  }
+  return hash_bytes(b);
+}
+
+// The last successful page's samples, for reuse: found by the hash of their raw bytes, their labels read
+// back from prev_ (uncompressed once, when first needed).
+class previous_page {
+ public:
+  previous_page(const std::vector<std::uint64_t>& keys, const std::string& compressed, bool usable,
+                scratch& sc)
+      : keys_(usable ? std::span<const std::uint64_t>(keys) : std::span<const std::uint64_t>()),
+        compressed_(compressed),
+        sc_(sc) {}
+
+  // The position on the last page of the sample with this key (the same position first: pages rarely
+  // change their order), or -1.
+  std::ptrdiff_t find(std::size_t pos, std::uint64_t key) {
+    if (pos < keys_.size() && (keys_[pos] & ~kind_mask) == key) return static_cast<std::ptrdiff_t>(pos);
+    if (keys_.empty()) return -1;
+    if (!indexed_) build_index();
+    const std::size_t mask = sc_.index_keys.size() - 1;
+    for (std::size_t at = slot(key, mask);; at = (at + 1) & mask) {
+      if (sc_.index_pos[at] == 0) return -1;
+      if (sc_.index_keys[at] == key) return static_cast<std::ptrdiff_t>(sc_.index_pos[at] - 1);
+    }
+  }
+  std::uint64_t kind(std::ptrdiff_t j) const { return keys_[static_cast<std::size_t>(j)] & kind_mask; }
+  // The final labels of a stored sample; empty when prev_ cannot be read (the caller builds them then).
+  std::string_view labels(std::ptrdiff_t j) {
+    if (!unpacked_) unpack();
+    if (broken_) return {};
+    std::size_t i = sc_.record_at[static_cast<std::size_t>(j)];
+    std::string_view flat;
+    bool stale = false;
+    return next_record(sc_.prev_raw, i, flat, stale) ? flat : std::string_view();
+  }
+  // prev_ uncompressed (for stale markers).
+  std::string_view raw() {
+    if (!decompressed_) {
+      decompressed_ = true;
+      broken_ = !decompress(compressed_, sc_.prev_raw);
+      if (broken_) sc_.prev_raw.clear();
+    }
+    return sc_.prev_raw;
+  }
+
+ private:
+  static std::size_t slot(std::uint64_t key, std::size_t mask) { return (key ^ (key >> 29)) & mask; }
+
+  void build_index() {
+    indexed_ = true;
+    std::size_t n = 64;
+    while (n < 2 * keys_.size()) n *= 2;
+    sc_.index_keys.assign(n, 0);
+    sc_.index_pos.assign(n, 0);
+    for (std::size_t j = 0; j < keys_.size(); ++j) {
+      const std::uint64_t key = keys_[j] & ~kind_mask;
+      for (std::size_t at = slot(key, n - 1);; at = (at + 1) & (n - 1)) {
+        if (sc_.index_pos[at] == 0) {
+          sc_.index_keys[at] = key;
+          sc_.index_pos[at] = static_cast<std::uint32_t>(j + 1);
+          break;
+        }
+        if (sc_.index_keys[at] == key) break;  // the first of equal keys (the later ones were duplicates)
+      }
+    }
+  }
+
+  // prev_ uncompressed, and where each stored sample's record starts.
+  void unpack() {
+    unpacked_ = true;
+    raw();
+    if (broken_) return;
+    sc_.record_at.assign(keys_.size(), 0);
+    std::size_t i = 0;
+    for (std::size_t j = 0; j < keys_.size(); ++j) {
+      const auto k = keys_[j] & kind_mask;
+      if (k != stored && k != stored_ts) continue;
+      sc_.record_at[j] = static_cast<std::uint32_t>(i);
+      std::string_view flat;
+      bool stale = false;
+      if (!next_record(sc_.prev_raw, i, flat, stale)) {
+        broken_ = true;
+        return;
+      }
+    }
+  }
+
+  std::span<const std::uint64_t> keys_;
+  const std::string& compressed_;
+  scratch& sc_;
+  bool indexed_ = false;
+  bool decompressed_ = false;
+  bool unpacked_ = false;  // record_at filled
+  bool broken_ = false;
+};
 
 }  // namespace
 
@@ -236,8 +378,9 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
   const std::size_t start = out.size();
   sc.cur.clear();
   sc.cur_ts.clear();
-  sc.kept.clear();
+  sc.stored.clear();
   sc.over.clear();
+  sc.keys.clear();
   reset_seen(sc.seen, known_.size() + 16);
   std::size_t in_table = 0;
   std::size_t non_stale = 0;
@@ -245,7 +388,19 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
   std::uint64_t digest = 0;
   bool over_limit = false;
 
-  parser p(page, format_for_content_type(content_type));
+  const format fmt = format_for_content_type(content_type);
+  const std::uint64_t context = context_fingerprint(ctx, fmt, sc);
+  previous_page last(keys_, prev_, context == keys_context_, sc);
+  // This page's samples are the last page's, one for one (so keys_ and prev_ stay as they are).
+  bool same = context == keys_context_;
+  std::uint64_t key = 0;
+  auto record = [&](record_kind k) {
+    const std::size_t at = sc.keys.size();
+    sc.keys.push_back(key | k);
+    same = same && at < keys_.size() && keys_[at] == (key | k);
+  };
+
+  parser p(page, fmt);
   for (;;) {
     scraper::entry e = p.next();
     if (e == scraper::entry::eof) break;
@@ -258,16 +413,40 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     ++r.total;
     std::optional<std::int64_t> ts = ctx.honor_timestamps ? p.timestamp_ms() : std::nullopt;
     const std::int64_t t = ts ? *ts : now_ms;
-    p.labels(sc.parsed);
-    std::string problem = build(ctx, sc);
-    if (!problem.empty()) {
-      r.error = std::move(problem);
-      break;
+    // Equal bytes, equal final labels (while the context is the same): those of the last page's sample.
+    key = hash_bytes(p.series()) & ~kind_mask;
+    std::string_view reused;
+    if (const auto j = last.find(sc.keys.size(), key); j >= 0) {
+      const auto k = last.kind(j);
+      if (k == dropped) {
+        ++r.reused;
+        record(dropped);
+        continue;
+      }
+      if (k != uncached) reused = last.labels(j);
     }
-    if (sc.views.empty()) continue;  // dropped by metric_relabel_configs
-    const double v = p.value();
-    // Added first (its hash is that of the bytes just written), taken back if it must not stay.
-    const std::uint64_t h = out.add(sc.views, t, v);
+    std::uint64_t h = 0;
+    double v = 0;
+    if (!reused.empty()) {
+      ++r.reused;
+      v = p.value();
+      h = hash_flat(reused);
+      out.add_flat(reused, h, t, v);
+    } else {
+      p.labels(sc.parsed);
+      std::string problem = build(ctx, sc);
+      if (!problem.empty()) {
+        r.error = std::move(problem);
+        break;
+      }
+      if (sc.views.empty()) {  // dropped by metric_relabel_configs
+        record(dropped);
+        continue;
+      }
+      v = p.value();
+      // Added first (its hash is that of the bytes just written), taken back if it must not stay.
+      h = out.add(sc.views, t, v);
+    }
     if (!ts) {
       if (2 * (in_table + 1) > sc.seen.size()) {
         // More series than the last page had: a bigger table, refilled.
@@ -280,6 +459,7 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
         ++r.duplicates;
         ++r.added;
         out.truncate(out.size() - 1);
+        record(uncached);
         continue;
       }
       ++in_table;
@@ -291,15 +471,20 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
       ++r.added;
       if (!ts) sc.over.push_back(h);
       out.truncate(out.size() - 1);
+      record(uncached);
       continue;
     }
+    const auto index = static_cast<std::uint32_t>(out.size() - 1);
     if (ts) {
       sc.cur_ts.push_back(h);
       if (!std::ranges::binary_search(known_ts_, h)) ++ts_added;
+      sc.stored.push_back(index << 1);
+      record(stored_ts);
     } else {
-      sc.kept.push_back(static_cast<std::uint32_t>(out.size() - 1));
+      sc.stored.push_back(index << 1 | 1);
       sc.cur.push_back(h);
       digest = digest_step(digest, h);
+      record(stored);
     }
     ++r.added;
   }
@@ -309,7 +494,8 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
   if (!r.error.empty()) {
     out.truncate(start);
     // As Prometheus' cache, which keeps what a failed page added until a successful page flushes it: the
-    // report counts the page's new series, and they are not new on the next page.
+    // report counts the page's new series, and they are not new on the next page. (keys_ and prev_ stay
+    // those of the last successful page.)
     std::ranges::sort(sc.cur);
     r.series_added = ts_added + count_missing(sc.cur, known_);
     std::ranges::sort(sc.over);
@@ -325,15 +511,13 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     return r;
   }
   known_ts_.swap(sc.cur_ts);
+  same = same && sc.keys.size() == keys_.size();
 
-  if (digest == digest_ && sc.cur.size() == known_.size()) {
-    prev_live_ = true;  // the same series in the same order: nothing new, nothing gone
-    return r;
-  }
-  std::ranges::sort(sc.cur);
-  // Series new to the target, and those it had that this page lacks (they get stale markers).
-  sc.gone.clear();
-  {
+  if (digest != digest_ || sc.cur.size() != known_.size()) {
+    // Not the same series in the same order: series new to the target, and those it had that this page
+    // lacks (they get stale markers).
+    std::ranges::sort(sc.cur);
+    sc.gone.clear();
     std::size_t i = 0, j = 0;
     while (i < sc.cur.size() || j < known_.size()) {
       if (j == known_.size() || (i < sc.cur.size() && sc.cur[i] < known_[j])) {
@@ -346,25 +530,30 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
         ++j;
       }
     }
+    if (prev_live_ && !sc.gone.empty()) {
+      for_each_stale_eligible(last.raw(), [&](std::string_view flat) {
+        const std::uint64_t h = hash_flat(flat);
+        if (std::ranges::binary_search(sc.gone, h)) out.add_flat(flat, h, now_ms, stale_nan());
+      });
+    }
+    known_.assign(sc.cur.begin(), sc.cur.end());
+    digest_ = digest;
   }
-  if (prev_live_ && !sc.gone.empty()) {
-    for_each_kept(prev_, sc.raw, [&](std::string_view flat) {
-      const std::uint64_t h = hash_flat(flat);
-      if (std::ranges::binary_search(sc.gone, h)) out.add_flat(flat, h, now_ms, stale_nan());
-    });
+  if (!same) {
+    // This page's label sets, for the next stale markers and reuse. (Appended stale markers are past the
+    // stored entries.)
+    sc.raw.clear();
+    for (auto s : sc.stored) {
+      const auto flat = out.flat_labels(out.entries()[s >> 1]);
+      put_varint(sc.raw, flat.size() << 1 | (s & 1));
+      sc.raw.append(flat);
+    }
+    prev_.clear();
+    snappy::Compress(sc.raw.data(), sc.raw.size(), &prev_);
+    prev_.shrink_to_fit();
+    keys_.assign(sc.keys.begin(), sc.keys.end());
+    keys_context_ = context;
   }
-  // This page's label sets, kept for the next stale markers. (Appended stale markers are past `kept`.)
-  sc.raw.clear();
-  for (auto k : sc.kept) {
-    const auto flat = out.flat_labels(out.entries()[k]);
-    put_varint(sc.raw, flat.size());
-    sc.raw.append(flat);
-  }
-  prev_.clear();
-  snappy::Compress(sc.raw.data(), sc.raw.size(), &prev_);
-  prev_.shrink_to_fit();
-  known_.assign(sc.cur.begin(), sc.cur.end());
-  digest_ = digest;
   prev_live_ = true;
   return r;
 }
@@ -372,8 +561,11 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
 void scrape_cache::append_all_stale(std::int64_t now_ms, sample_batch& out, bool with_report) {
   if (prev_live_) {
     scratch& sc = tls_scratch();
-    for_each_kept(prev_, sc.raw,
-                  [&](std::string_view flat) { out.add_flat(flat, hash_flat(flat), now_ms, stale_nan()); });
+    if (decompress(prev_, sc.prev_raw)) {
+      for_each_stale_eligible(sc.prev_raw, [&](std::string_view flat) {
+        out.add_flat(flat, hash_flat(flat), now_ms, stale_nan());
+      });
+    }
     prev_live_ = false;
   }
   if (with_report) {
@@ -401,7 +593,8 @@ void scrape_cache::append_report(const report& r, std::int64_t start_ms, const l
 }
 
 std::size_t scrape_cache::memory_bytes() const {
-  std::size_t n = (known_.capacity() + known_ts_.capacity()) * sizeof(std::uint64_t) + prev_.capacity();
+  std::size_t n = (known_.capacity() + known_ts_.capacity() + keys_.capacity()) * sizeof(std::uint64_t) +
+                  prev_.capacity();
   for (const auto& s : report_) n += s.capacity();
   return n;
 }

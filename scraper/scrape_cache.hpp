@@ -4,13 +4,22 @@
 // exported_, metric_relabel_configs, limits, duplicates, staleness, the synthetic series (up,
 // scrape_duration_seconds, ...). Pure: no I/O, no clock.
 //
-// Unlike Prometheus' cache it keeps no label set per series: every sample's labels are built again from the
-// page into reused buffers (views, then one flat copy into the sample_batch), which costs no allocation and
-// less time than a hash-map lookup by the series' bytes did. Between scrapes a target keeps only the sorted
-// hashes of its series (8 bytes each) and, for the stale markers of series that vanish, their label sets
-// snappy-compressed (about 10 bytes a series on node_exporter-like pages) — rewritten only when the set of
-// series changed. So a million scraped series cost ~20 MB here, not the ~700 MB that a label set per series
-// in a hash map did (bench/scrape_pipeline_bench).
+// Unlike Prometheus' cache it keeps no label set per series. Between scrapes a target keeps, per series, the
+// hash of its final labels (sorted: 8 bytes), the hash of its raw bytes on the page (the metric name and the
+// label text before the value, in page order: 8 bytes, its two low bits saying what became of it) and,
+// snappy-compressed, the final label sets of the last page in page order (about 10 bytes a series on
+// node_exporter-like pages): ~28 bytes a series, not the ~700 of a label set per series in a hash map.
+//
+// The raw-byte hashes are Prometheus' scrape cache (its map from the series' bytes to the series' labels)
+// without the map: a sample whose raw bytes hash as those of a sample of the last page (the one at the same
+// position, else any) gets that sample's final labels again, read back from the compressed sets, and skips
+// label parsing, the target labels, metric_relabel_configs and the checks; a series that relabeling dropped
+// is dropped again at once. That is only valid while what turns bytes into labels is the same, so the
+// hashes are kept with a fingerprint of it (target labels, honor_labels, label limits, the rules, the
+// format) and go unused when it changed. Anything else (a new or changed series) takes the full path: its
+// labels are built again from the page into reused buffers (views, then one flat copy into the
+// sample_batch), with no allocation. The compressed sets are rewritten only when a page differs from the
+// last one (bench/scrape_pipeline_bench).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,6 +51,7 @@ struct append_result {
   std::size_t added = 0;         // after metric relabeling (scrape_samples_post_metric_relabeling)
   std::size_t series_added = 0;  // series new to the cache (scrape_series_added)
   std::size_t duplicates = 0;    // a series repeated on one page: the later samples are dropped (counted)
+  std::size_t reused = 0;        // samples whose final labels (or drop) were the last page's: not rebuilt
   std::string error;             // non-empty: the scrape failed, and why (a parse error names its line)
 };
 
@@ -77,7 +87,13 @@ class scrape_cache {
   // those only, as in Prometheus), and with.
   std::vector<std::uint64_t> known_, known_ts_;
   std::uint64_t digest_ = 0;  // of known_'s hashes in page order: an unchanged page is one comparison
-  // The flat label sets of known_'s series, each [varint size][bytes], snappy-compressed.
+  // Per sample of the last successful page, in page order: the hash of its raw bytes (parser::series()), the
+  // two low bits replaced by what became of it (scrape_cache.cpp: record_kind).
+  std::vector<std::uint64_t> keys_;
+  std::uint64_t keys_context_ = 0;  // the fingerprint of what made keys_' labels
+  // The final label sets of the samples keys_ says are stored, in page order, each [varint size << 1 |
+  // stale-eligible][bytes], snappy-compressed: for stale markers (the stale-eligible ones are known_'s
+  // series) and for reuse.
   std::string prev_;
   bool prev_live_ = false;  // known_'s series have no stale markers yet
   std::vector<std::string> report_;  // the synthetic series' flat label sets, for their stale markers

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <variant>
 
@@ -666,8 +667,8 @@ TEST(cache_state, follows_the_last_successful_page) {
 }
 
 TEST(cache_state, costs_bytes_per_series_not_a_label_set) {
-  // What a target keeps between scrapes: 8 bytes of hash per series plus its label sets compressed (for the
-  // stale markers of vanished series), not a copy of every label set.
+  // What a target keeps between scrapes: two 8-byte hashes per series (of its final labels, of its bytes on
+  // the page) plus its label sets compressed (for stale markers and reuse), not a copy of every label set.
   labels target = L({{"job", "node"}, {"instance", "10.0.0.1:9100"}});
   test_cache cache;
   sample_context ctx = make_ctx(&target);
@@ -750,6 +751,349 @@ TEST(content_type, openmetrics_pages_are_read_as_openmetrics) {
   EXPECT_TRUE(r.error.empty()) << r.error;  // a comment in the text format
   r = cache.append_page("a_total 1\n", "application/openmetrics-text", t0 + 1000, ctx, out);
   EXPECT_FALSE(r.error.empty());  // no # EOF
+}
+
+// --- reuse: a sample whose raw bytes the last page had gets that page's final labels
+// -------------------------
+
+// A sample as a comparable line: labels, hash, time and value (bits, so NaNs compare).
+std::vector<std::string> render(const std::vector<sample>& out) {
+  std::vector<std::string> r;
+  for (const auto& s : out) {
+    r.push_back(to_string(s.s->lbls) + " h=" + std::to_string(s.s->hash) + " t=" + std::to_string(s.t_ms) +
+                " v=" + std::to_string(std::bit_cast<std::uint64_t>(s.v)));
+  }
+  return r;
+}
+
+// What a cache with no last page (so nothing to reuse) makes of a page: every label set built from the page.
+std::vector<std::string> rebuilt(std::string_view page, const sample_context& ctx, std::int64_t t,
+                                 std::string_view content_type = "") {
+  test_cache fresh;
+  std::vector<sample> out;
+  auto r = fresh.append_page(page, content_type, t, ctx, out);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.reused, 0u);
+  return render(out);
+}
+
+std::vector<std::string> first(const std::vector<std::string>& v, std::size_t n) {
+  return {v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size()))};
+}
+
+// A node_exporter-like target: target labels, a drop rule and a replace rule, escaped values.
+struct reuse_target {
+  labels target = L({{"instance", "10.0.0.1:9100"}, {"job", "node"}});
+  relabel_rules rules = make_rules("/dev/(.+)");
+  sample_context ctx = make_ctx(&target, false, true, &rules);
+  test_cache cache;
+
+  static relabel_rules make_rules(const std::string& device_regex) {
+    relabel_spec disk;
+    disk.source_labels = {"device"};
+    disk.regex = device_regex;
+    disk.target_label = "disk";
+    auto r = compile(disk);
+    if (auto* e = std::get_if<std::string>(&r)) ADD_FAILURE() << *e;
+    return {rule({"__name__"}, "go_.*", relabel_action::drop), std::get<relabel_rule>(std::move(r))};
+  }
+
+  append_result scrape(std::string_view page, std::int64_t t, std::vector<std::string>& got,
+                       std::string_view content_type = "") {
+    std::vector<sample> out;
+    auto r = cache.append_page(page, content_type, t, ctx, out);
+    got = render(out);
+    return r;
+  }
+};
+
+constexpr std::string_view reuse_page =
+    "# TYPE node_cpu_seconds_total counter\n"
+    "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 10\n"
+    "node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 11\n"
+    "go_goroutines 7\n"
+    "node_filesystem_free_bytes{device=\"/dev/sda1\",mountpoint=\"/\"} 1e9\n"
+    "node_textfile{path=\"C:\\\\dir\\\"x\\\"\\n\"} 1\n"
+    "node_load1 0.5\n";
+
+TEST(reuse, an_identical_page_reuses_every_sample_and_keeps_its_state) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  auto r = tg.scrape(reuse_page, t0, got);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.reused, 0u);
+  EXPECT_EQ(got, rebuilt(reuse_page, tg.ctx, t0));
+  const std::size_t kept = tg.cache.memory_bytes();
+  for (int i = 1; i <= 3; ++i) {
+    r = tg.scrape(reuse_page, t0 + i * 1000, got);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.total, 6u);
+    EXPECT_EQ(r.reused, 6u) << "the dropped go_goroutines too";
+    EXPECT_EQ(r.added, 5u);
+    EXPECT_EQ(r.series_added, 0u);
+    EXPECT_EQ(got, rebuilt(reuse_page, tg.ctx, t0 + i * 1000)) << "the same labels, hashes and values";
+    EXPECT_EQ(tg.cache.memory_bytes(), kept) << "an unchanged page rewrites nothing";
+  }
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(
+      got[2].substr(0, got[2].find(" h=")),
+      R"({__name__="node_filesystem_free_bytes", device="/dev/sda1", disk="sda1", instance="10.0.0.1:9100", job="node", mountpoint="/"})");
+  EXPECT_EQ(got[3].substr(0, got[3].find(" h=")),
+            R"({__name__="node_textfile", instance="10.0.0.1:9100", job="node", path="C:\\dir\"x\"\n"})");
+}
+
+TEST(reuse, values_and_timestamps_are_the_new_pages) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a 1\nb 2 500\n", t0, got);
+  auto r = tg.scrape("a 3\nb 4 600\n", t0 + 1000, got);
+  EXPECT_EQ(r.reused, 2u);
+  EXPECT_EQ(got, rebuilt("a 3\nb 4 600\n", tg.ctx, t0 + 1000));
+}
+
+TEST(reuse, a_changed_label_value_in_the_same_place_is_rebuilt_and_the_old_series_goes_stale) {
+  // The same position and length: only the bytes' hash tells the series apart.
+  reuse_target tg;
+  std::vector<std::string> got;
+  const std::string page1 = "m{x=\"1\"} 1\nn 1\no 1\n";
+  const std::string page2 = "m{x=\"2\"} 1\nn 1\no 1\n";
+  tg.scrape(page1, t0, got);
+  auto r = tg.scrape(page2, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 2u);
+  EXPECT_EQ(r.series_added, 1u);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(first(got, 3), rebuilt(page2, tg.ctx, t0 + 1000));
+  EXPECT_TRUE(got[3].starts_with(R"({__name__="m", instance="10.0.0.1:9100", job="node", x="1"})")) << got[3];
+  EXPECT_NE(got[3].find(" v=" + std::to_string(stale_nan_bits)), std::string::npos) << got[3];
+  // The changed series is reused from now on.
+  r = tg.scrape(page2, t0 + 2000, got);
+  EXPECT_EQ(r.reused, 3u);
+  EXPECT_EQ(got, rebuilt(page2, tg.ctx, t0 + 2000));
+}
+
+TEST(reuse, a_reordered_page_reuses_every_sample) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a 1\nb{x=\"1\"} 1\nc 1\ngo_x 1\n", t0, got);
+  const std::string page = "go_x 2\nc 2\na 2\nb{x=\"1\"} 2\n";
+  auto r = tg.scrape(page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 4u);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_EQ(got, rebuilt(page, tg.ctx, t0 + 1000)) << "no stale markers, the new order";
+}
+
+TEST(reuse, added_and_removed_series_leave_the_others_reused) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a 1\nb 1\nc 1\nd 1\n", t0, got);
+  const std::string page = "new 2\na 2\nc 2\nd 2\n";  // one in front (every position moves), b gone
+  auto r = tg.scrape(page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 3u);
+  EXPECT_EQ(r.series_added, 1u);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(first(got, 4), rebuilt(page, tg.ctx, t0 + 1000));
+  EXPECT_TRUE(got[4].starts_with(R"({__name__="b", instance="10.0.0.1:9100", job="node"} )")) << got[4];
+  r = tg.scrape("new 3\na 3\nc 3\n", t0 + 2000, got);  // the last one gone
+  EXPECT_EQ(r.reused, 3u);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_TRUE(got[3].starts_with(R"({__name__="d", )")) << got[3];
+}
+
+TEST(reuse, many_series_shuffled_with_one_changed) {
+  // Past the same position, samples are found through a table of the last page's hashes, where many share
+  // a slot: each is told apart by its whole hash.
+  reuse_target tg;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 300; ++i) lines.push_back("m{i=\"" + std::to_string(i) + "\"} 1\n");
+  std::string page1;
+  for (const auto& l : lines) page1 += l;
+  std::vector<std::string> got;
+  tg.scrape(page1, t0, got);
+  std::string page2;
+  for (int i = 299; i >= 0; --i) page2 += i == 150 ? std::string("m{i=\"150x\"} 2\n") : lines[i];
+  auto r = tg.scrape(page2, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 299u);
+  EXPECT_EQ(r.series_added, 1u);
+  ASSERT_EQ(got.size(), 301u);
+  EXPECT_EQ(first(got, 300), rebuilt(page2, tg.ctx, t0 + 1000));
+  EXPECT_TRUE(got[300].starts_with(R"({__name__="m", i="150", )")) << got[300];
+}
+
+TEST(reuse, relabel_dropped_series_stay_dropped_without_relabeling) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  const std::string page = "go_a 1\ngo_b 1\nkeep 1\n";
+  auto r = tg.scrape(page, t0, got);
+  EXPECT_EQ(r.added, 1u);
+  r = tg.scrape(page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 3u);
+  EXPECT_EQ(r.total, 3u);
+  EXPECT_EQ(r.added, 1u);
+  EXPECT_EQ(tg.cache.series_count(), 1u);
+  EXPECT_EQ(got, rebuilt(page, tg.ctx, t0 + 1000));
+}
+
+TEST(reuse, the_same_labels_from_other_bytes_are_the_same_series) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("m{x=\"1\",y=\"2\"} 1\n", t0, got);
+  const std::string page = "m{y=\"2\", x=\"1\"} 2\n";
+  auto r = tg.scrape(page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 0u);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_EQ(got, rebuilt(page, tg.ctx, t0 + 1000)) << "no stale marker";
+  r = tg.scrape(page, t0 + 2000, got);
+  EXPECT_EQ(r.reused, 1u) << "the new bytes are remembered";
+}
+
+TEST(reuse, target_labels_changed_in_place_by_a_reload_rebuild_every_sample) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape(reuse_page, t0, got);
+  const auto before = got;
+  set(tg.target, "job", "node2");  // the same labels object, other contents
+  auto r = tg.scrape(reuse_page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 0u);
+  EXPECT_EQ(r.series_added, 5u);
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_EQ(first(got, 5), rebuilt(reuse_page, tg.ctx, t0 + 1000));
+  for (std::size_t i = 5; i < 10; ++i) {
+    EXPECT_NE(got[i].find("job=\"node\""), std::string::npos) << got[i];
+    EXPECT_NE(got[i].find(" v=" + std::to_string(stale_nan_bits)), std::string::npos) << got[i];
+  }
+  r = tg.scrape(reuse_page, t0 + 2000, got);
+  EXPECT_EQ(r.reused, 6u);
+  EXPECT_EQ(got, rebuilt(reuse_page, tg.ctx, t0 + 2000));
+}
+
+TEST(reuse, honor_labels_changed_by_a_reload_rebuilds) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  const std::string page = "m{job=\"page\"} 1\n";
+  tg.scrape(page, t0, got);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(
+      got[0].starts_with(R"({__name__="m", exported_job="page", instance="10.0.0.1:9100", job="node"})"))
+      << got[0];
+  tg.ctx.honor_labels = true;
+  auto r = tg.scrape(page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 0u);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0].starts_with(R"({__name__="m", instance="10.0.0.1:9100", job="page"})")) << got[0];
+  EXPECT_EQ(first(got, 1), rebuilt(page, tg.ctx, t0 + 1000));
+  r = tg.scrape(page, t0 + 2000, got);
+  EXPECT_EQ(r.reused, 1u);
+  tg.ctx.honor_labels = false;
+  r = tg.scrape(page, t0 + 3000, got);
+  EXPECT_EQ(r.reused, 0u);
+  EXPECT_TRUE(got[0].starts_with(R"({__name__="m", exported_job="page", )")) << got[0];
+}
+
+TEST(reuse, changed_rules_rebuild_and_recompiled_equal_rules_reuse) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape(reuse_page, t0, got);
+  // A reload compiles the same config again: other objects, the same rules.
+  tg.rules = reuse_target::make_rules("/dev/(.+)");
+  auto r = tg.scrape(reuse_page, t0 + 1000, got);
+  EXPECT_EQ(r.reused, 6u);
+  // The same number of rules, one regex changed (in the same vector).
+  tg.rules = reuse_target::make_rules("/dev/(s.)(.+)");
+  r = tg.scrape(reuse_page, t0 + 2000, got);
+  EXPECT_EQ(r.reused, 0u);
+  EXPECT_EQ(first(got, 5), rebuilt(reuse_page, tg.ctx, t0 + 2000));
+  EXPECT_NE(got[2].find("disk=\"sd\""), std::string::npos) << got[2];
+  // No rules at all: go_goroutines comes back.
+  tg.ctx.metric_relabel = nullptr;
+  r = tg.scrape(reuse_page, t0 + 3000, got);
+  EXPECT_EQ(r.reused, 0u);
+  EXPECT_EQ(r.added, 6u);
+}
+
+TEST(reuse, lowered_label_limits_fail_a_page_that_was_reused) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape(reuse_page, t0, got);
+  tg.ctx.limits.label_limit = 4;
+  auto r = tg.scrape(reuse_page, t0 + 1000, got);
+  EXPECT_TRUE(r.error.starts_with("label_limit exceeded")) << r.error;
+  tg.ctx.limits.label_limit = 0;
+  tg.ctx.limits.label_value_length_limit = 5;
+  r = tg.scrape(reuse_page, t0 + 2000, got);
+  EXPECT_TRUE(r.error.starts_with("label_value_length_limit exceeded")) << r.error;
+  tg.ctx.limits.label_value_length_limit = 0;
+  r = tg.scrape(reuse_page, t0 + 3000, got);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.reused, 6u) << "failed pages left the last successful page's state alone";
+}
+
+TEST(reuse, a_failed_page_in_between_leaves_the_reuse_state) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a 1\nb 1\n", t0, got);
+  auto r = tg.scrape("a 1\nb 1\nc 1\nd{", t0 + 1000, got);
+  ASSERT_FALSE(r.error.empty());
+  r = tg.scrape("a 2\nb 2\n", t0 + 2000, got);
+  EXPECT_EQ(r.reused, 2u);
+  EXPECT_EQ(r.series_added, 0u);
+  EXPECT_EQ(got, rebuilt("a 2\nb 2\n", tg.ctx, t0 + 2000)) << "c never had a sample: no stale marker";
+}
+
+TEST(reuse, duplicates_are_built_again) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  const std::string page = "a 1 1000\nb 1\nb 2\n";
+  tg.scrape(page, t0, got);
+  auto r = tg.scrape(page, t0 + 1000, got);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(r.reused, 2u) << "the duplicate is built again";
+  EXPECT_EQ(got, rebuilt(page, tg.ctx, t0 + 1000));
+}
+
+TEST(reuse, a_series_that_loses_or_gains_its_timestamp) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a 1 1000\nb 1\n", t0, got);
+  // The same bytes, without the timestamp: a's labels are reused, and it becomes subject to staleness.
+  auto r = tg.scrape("a 1\nb 1\n", t0 + 1000, got);
+  EXPECT_EQ(r.reused, 2u);
+  EXPECT_EQ(r.series_added, 1u);
+  r = tg.scrape("b 1\n", t0 + 2000, got);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[1].starts_with(R"({__name__="a", )")) << got[1];
+  EXPECT_NE(got[1].find(" v=" + std::to_string(stale_nan_bits)), std::string::npos) << got[1];
+  // With a timestamp again it is not.
+  tg.scrape("a 1\nb 1\n", t0 + 3000, got);
+  r = tg.scrape("a 1 2000\nb 1\n", t0 + 4000, got);
+  EXPECT_EQ(r.reused, 2u);
+  r = tg.scrape("b 1\n", t0 + 5000, got);
+  EXPECT_EQ(got.size(), 1u) << (got.size() > 1 ? got[1] : "");
+}
+
+TEST(reuse, a_format_change_rebuilds) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a_total 1\n", t0, got, "text/plain; version=0.0.4");
+  auto r = tg.scrape("a_total 1\n# EOF\n", t0 + 1000, got, "application/openmetrics-text; version=1.0.0");
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.reused, 0u);
+  r = tg.scrape("a_total 1\n# EOF\n", t0 + 2000, got, "application/openmetrics-text; version=1.0.0");
+  EXPECT_EQ(r.reused, 1u);
+}
+
+TEST(reuse, after_all_stale_the_next_page_reuses) {
+  reuse_target tg;
+  std::vector<std::string> got;
+  tg.scrape("a 1\nb 1\n", t0, got);
+  std::vector<sample> out;
+  tg.cache.append_all_stale(t0 + 1000, out, false);
+  EXPECT_EQ(out.size(), 2u);
+  auto r = tg.scrape("a 1\nb 1\n", t0 + 2000, got);
+  EXPECT_EQ(r.reused, 2u);
+  EXPECT_EQ(got, rebuilt("a 1\nb 1\n", tg.ctx, t0 + 2000));
+  out.clear();
+  tg.cache.append_all_stale(t0 + 3000, out, false);
+  EXPECT_EQ(out.size(), 2u) << "stale markers again after a successful page";
 }
 
 }  // namespace
