@@ -51,6 +51,9 @@ class instance_spool final : public appender, public std::enable_shared_from_thi
   // Records ending at or before this were spooled before this start: a read of them is a replay.
   spool::position replay_end() const { return replay_end_; }
   const std::string& instance() const { return instance_; }
+  // The newest sample timestamp spooled since this start (ms; 0 before the first): dynamic sharding's
+  // "highest received".
+  std::int64_t newest_ms() const { return newest_ms_; }
   const std::string& dir() const { return dir_; }
 
   void start();  // the sync timer
@@ -80,6 +83,7 @@ class instance_spool final : public appender, public std::enable_shared_from_thi
   std::string scratch_, payload_;
   std::chrono::steady_clock::time_point retry_at_{};
   bool stopped_ = false;
+  std::int64_t newest_ms_ = 0;
   spool::stats published_{};
 };
 

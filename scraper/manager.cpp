@@ -288,11 +288,11 @@ struct manager::impl {
           if (!u) return "remote_write " + r.url + ": " + problem;
           rt.url = *u;
           rt.queue = r.queue;
-          // Until shards scale with the load (the next issue), a remote starts with a few: one shard sends
-          // one batch per round trip (500 samples per ~50 ms to AMP), fewer than a thousand-target scraper
-          // makes.
-          rt.queue.min_shards = std::min(std::max<std::size_t>(r.queue.min_shards, initial_shards),
-                                         std::max<std::size_t>(1, r.queue.max_shards));
+          // Dynamic sharding starts from a few shards rather than min_shards (1 by default) and moves within
+          // [min_shards, max_shards] from its first update, 10 s in: one shard sends one batch per round
+          // trip (500 samples per ~50 ms to AMP), fewer than a thousand-target scraper makes.
+          rt.start_shards = std::clamp<std::size_t>(initial_shards, std::max<std::size_t>(1, r.queue.min_shards),
+                                                    std::max<std::size_t>(1, r.queue.max_shards));
           rt.timeout = r.remote_timeout;
           rt.headers = r.headers;
           rt.write_relabel = r.write_relabel;

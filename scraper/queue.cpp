@@ -170,9 +170,50 @@ bool write_queue::due(const shard_state& sh, time_point now) const {
   return now >= sh.arrivals.front().at + settings_.batch_send_deadline;
 }
 
+void write_queue::request_shards(std::size_t n) {
+  n = std::max<std::size_t>(1, n);
+  pending_shards_ = n == shards_.size() ? 0 : n;
+  try_reshard();
+}
+
+void write_queue::try_reshard() {
+  if (pending_shards_ == 0) return;
+  for (const auto& sh : shards_)
+    if (sh.ph == phase::sending) return;
+  for (std::size_t a : arrived_)
+    if (a != 0) return;  // between add() and commit(): never, as the I/O side calls it, but not here either
+  const std::size_t n = std::exchange(pending_shards_, 0);
+  std::vector<shard_state> next(n);
+  // The re-split samples keep their deadline only roughly: each new shard's are due as its oldest would
+  // have been (and a retried batch's are due now).
+  std::vector<time_point> oldest(n, time_point::max());
+  for (auto& sh : shards_) {
+    std::size_t pos = sh.head;
+    time_point arrived = sh.arrivals.empty() ? latest_ : sh.arrivals.front().at;
+    auto move = [&](const record_info& r, time_point at) {
+      const std::size_t i = r.series_hash % n;
+      next[i].bytes.append(sh.bytes, pos, r.size);
+      next[i].queued.push_back(r);
+      oldest[i] = std::min(oldest[i], at);
+      pos += r.size;
+    };
+    if (sh.ph == phase::backing_off) {
+      for (const auto& r : sh.inflight) move(r, latest_ - settings_.batch_send_deadline);
+    }
+    for (const auto& r : sh.queued) move(r, arrived);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    next[i].backoff = settings_.min_backoff;
+    if (!next[i].queued.empty()) next[i].arrivals.push_back({next[i].queued.size(), oldest[i]});
+  }
+  shards_ = std::move(next);
+  arrived_.assign(n, 0);
+}
+
 std::optional<batch> write_queue::take_batch(std::size_t shard, time_point now, take_mode mode) {
   note_time(now);
   auto& sh = shards_.at(shard);
+  if (pending_shards_ != 0) return std::nullopt;
   if (sh.ph == phase::sending) return std::nullopt;
   if (sh.ph == phase::backing_off) {
     if (now < sh.retry_at) return std::nullopt;
@@ -204,6 +245,7 @@ std::optional<batch> write_queue::take_batch(std::size_t shard, time_point now, 
 
 time_point write_queue::next_wakeup(std::size_t shard) const {
   const auto& sh = shards_.at(shard);
+  if (pending_shards_ != 0) return time_point::max();
   switch (sh.ph) {
     case phase::sending:
       return time_point::max();
@@ -249,6 +291,7 @@ duration write_queue::complete(std::size_t shard, batch_id id, const outcome& o,
     sh.retry_at = now + wait;
     sh.ph = phase::backing_off;
     ++sh.attempt;
+    try_reshard();
     return wait;
   }
   if (o.kind == outcome_kind::success) {
@@ -276,6 +319,7 @@ duration write_queue::complete(std::size_t shard, batch_id id, const outcome& o,
   sh.ph = phase::idle;
   sh.attempt = 0;
   sh.backoff = settings_.min_backoff;
+  try_reshard();
   return duration{0};
 }
 

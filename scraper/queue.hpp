@@ -17,8 +17,9 @@
 // No threads, no clock: every time comes in as an argument. The queue is the only owner of undelivered
 // samples (a durable spool, the next issue, goes behind it), and every sample it is given is accounted for:
 //   samples_in == samples_sent + samples_failed + samples_dropped + samples_pending.
-// Resharding (set_shards, the next issue) must keep each series on one shard: it will stop handing out
-// batches, let the in-flight ones complete, then re-split the queued samples by hash % n in their order.
+// Resharding (request_shards, driven by sharding.hpp's tuner) keeps each series on one shard and in order:
+// no batch is handed out until the ones in flight complete, then every queued sample (a backing-off
+// shard's batch first) is split again by hash % n in its order.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -151,6 +152,10 @@ class write_queue {
   void commit(time_point now);
 
   std::size_t shards() const { return shards_.size(); }
+  // Asks for n shards (at least 1): applied now if no batch is in flight, else when the last one completes.
+  // Until then take_batch hands out nothing. The I/O side compares shards() after request and complete.
+  void request_shards(std::size_t n);
+  bool resharding() const { return pending_shards_ != 0; }
   std::size_t shard_of(std::uint64_t series_hash) const { return series_hash % shards_.size(); }
 
   // The shard's next batch, or nothing yet: a batch is already in flight, a retry is backing off, or no
@@ -195,6 +200,7 @@ class write_queue {
   };
 
   void note_time(time_point now);
+  void try_reshard();
   bool due(const shard_state& sh, time_point now) const;
   duration jittered(duration d);
   void lose(loss_reason r, std::uint64_t n);
@@ -205,6 +211,7 @@ class write_queue {
   queue_stats stats_;
   std::function<void(std::size_t)> wakeup_change_;
   time_point latest_{};
+  std::size_t pending_shards_ = 0;
   batch_id next_id_ = 1;
   std::uint64_t rng_;
 };

@@ -45,6 +45,13 @@ struct scraper_metrics {
                               {"remote_name", "url"})),
         shards(r.gauges("prometheus_remote_storage_shards", "Shards sending in parallel.",
                         {"remote_name", "url"})),
+        shards_desired(r.gauges("prometheus_remote_storage_shards_desired",
+                                "Shards the dynamic sharding computed, before rounding and bounds.",
+                                {"remote_name", "url"})),
+        shards_min(r.gauges("prometheus_remote_storage_shards_min", "queue_config.min_shards.",
+                            {"remote_name", "url"})),
+        shards_max(r.gauges("prometheus_remote_storage_shards_max", "queue_config.max_shards.",
+                            {"remote_name", "url"})),
         sent_batch_duration(r.histograms("prometheus_remote_storage_sent_batch_duration_seconds",
                                          "Time of one remote-write request.", {"remote_name", "url"},
                                          obs::latency_buckets())),
@@ -94,6 +101,9 @@ struct scraper_metrics {
   obs::gauge_family& samples_pending;
   obs::gauge_family& highest_sent;
   obs::gauge_family& shards;
+  obs::gauge_family& shards_desired;
+  obs::gauge_family& shards_min;
+  obs::gauge_family& shards_max;
   obs::histogram_family& sent_batch_duration;
   obs::counter_family& bytes_sent;
   obs::counter_family& send_errors;

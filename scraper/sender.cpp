@@ -51,18 +51,64 @@ remote_sender::remote_sender(asio::any_io_executor ex, remote_runtime rt, net::u
       metrics_(m),
       user_agent_(std::move(user_agent)),
       queue_(rt_.queue, std::hash<std::string>{}(rt_.url_text)),
-      records_(rt_.external, rt_.write_relabel) {
+      records_(rt_.external, rt_.write_relabel),
+      tuner_(rt_.queue.min_shards, rt_.queue.max_shards) {
+  queue_.request_shards(rt_.start_shards);  // nothing is queued yet: applied at once
   for (std::size_t i = 0; i < queue_.shards(); ++i)
     wake_.push_back(std::make_unique<asio::steady_timer>(ex_));
   queue_.on_wakeup_change([this](std::size_t shard) { wake_[shard]->cancel(); });
   metrics_.shards.with({rt_.name, rt_.url_text}).set(static_cast<double>(queue_.shards()));
+  metrics_.shards_min.with({rt_.name, rt_.url_text}).set(static_cast<double>(rt_.queue.min_shards));
+  metrics_.shards_max.with({rt_.name, rt_.url_text}).set(static_cast<double>(rt_.queue.max_shards));
 }
 
-void remote_sender::start() {
-  for (std::size_t i = 0; i < queue_.shards(); ++i) {
+void remote_sender::sync_loops() {
+  const std::size_t n = queue_.shards();
+  while (wake_.size() < n) wake_.push_back(std::make_unique<asio::steady_timer>(ex_));
+  loop_running_.resize(std::max(loop_running_.size(), n), false);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (loop_running_[i] || stopping_) continue;
+    loop_running_[i] = true;
     asio::co_spawn(
         ex_, [self = shared_from_this(), i]() { return self->shard_loop(i); }, log_exception);
   }
+  for (auto& t : wake_) t->cancel();  // new next_wakeup() for every shard; loops past n end
+  metrics_.shards.with({rt_.name, rt_.url_text}).set(static_cast<double>(n));
+}
+
+asio::awaitable<void> remote_sender::tune_loop() {
+  auto self = shared_from_this();
+  auto& timer = *tune_timer_;
+  while (!stopping_) {
+    timer.expires_after(shard_tuner::update_interval);
+    co_await timer.async_wait(use_tuple);
+    if (stopping_) break;
+    const auto& st = queue_.stats();
+    shard_inputs in;
+    in.samples_in = st.samples_in;
+    in.samples_out = st.samples_sent + st.samples_failed;
+    in.samples_dropped = st.samples_dropped;
+    in.send_seconds = send_seconds_;
+    in.highest_received_s = static_cast<double>(rt_.spool ? rt_.spool->newest_ms() : newest_received_ms_) / 1000.0;
+    in.highest_sent_s = static_cast<double>(st.highest_sent_timestamp_ms) / 1000.0;
+    in.sent_recently = steady::now() - last_success_ <= shard_tuner::update_interval;
+    const std::size_t now = queue_.shards();
+    const std::size_t want = tuner_.tick(in, now);
+    metrics_.shards_desired.with({rt_.name, rt_.url_text}).set(tuner_.desired());
+    if (want == now || queue_.resharding()) continue;
+    obs::info("remote_write: resharding",
+              {{"remote", rt_.name}, {"url", rt_.url_text}, {"from", now}, {"to", want},
+               {"desired", std::to_string(tuner_.desired())}});
+    queue_.request_shards(want);
+    if (queue_.shards() != now) sync_loops();
+  }
+}
+
+void remote_sender::start() {
+  sync_loops();
+  tune_timer_ = std::make_unique<asio::steady_timer>(ex_);
+  asio::co_spawn(
+      ex_, [self = shared_from_this()]() { return self->tune_loop(); }, log_exception);
   if (rt_.spool) {
     auto& store = rt_.spool->store();
     reader_ = store.open_reader(rt_.reader);
@@ -77,6 +123,7 @@ void remote_sender::stop() {
   stopping_ = true;
   detached_ = true;
   for (auto& t : wake_) t->cancel();
+  if (tune_timer_) tune_timer_->cancel();
   wake_feed();
 }
 
@@ -164,6 +211,7 @@ asio::awaitable<void> remote_sender::drain(steady::time_point until) {
   stopping_ = true;
   for (auto& t : wake_) t->cancel();
   if (feed_timer_) wake_feed();
+  if (tune_timer_) tune_timer_->cancel();
   asio::steady_timer t(ex_);
   while (running_ > 0 && steady::now() < until) {
     t.expires_after(std::chrono::milliseconds(20));
@@ -188,6 +236,7 @@ void remote_sender::append(const sample_batch& batch) {
   }
   std::uint64_t relabeled_away = 0;
   for (const auto& e : batch.entries()) {
+    newest_received_ms_ = std::max(newest_received_ms_, e.t_ms);
     record_.clear();
     if (!records_.build(batch.flat_labels(e), e.t_ms, e.v, record_)) {
       ++relabeled_away;
@@ -204,7 +253,9 @@ void remote_sender::append(const sample_batch& batch) {
 asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
   ++running_;
   auto& timer = *wake_[shard];
+  steady::time_point first_attempt{};
   for (;;) {
+    if (shard >= queue_.shards()) break;  // resharded to fewer
     auto b = queue_.take_batch(shard, steady::now(), flushing_ ? take_mode::flush : take_mode::when_due);
     if (!b) {
       if (stopping_ && (!flushing_ || queue_.queued(shard) == 0)) break;
@@ -214,17 +265,25 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
       continue;
     }
     const auto started = steady::now();
+    if (b->attempt == 0) first_attempt = started;
     outcome o = co_await send(*b);
+    const auto ended = steady::now();
     metrics_.sent_batch_duration.with({rt_.name, rt_.url_text})
-        .observe(std::chrono::duration<double>(steady::now() - started).count());
-    if (o.kind == outcome_kind::success || o.kind == outcome_kind::drop) {
+        .observe(std::chrono::duration<double>(ended - started).count());
+    const bool done = o.kind == outcome_kind::success || o.kind == outcome_kind::drop;
+    if (done) {
       for (const auto& r : b->records) acks_.done(r.origin);
+      send_seconds_ += std::chrono::duration<double>(ended - first_attempt).count();
     }
-    queue_.complete(shard, b->id, o, steady::now());
+    if (o.kind == outcome_kind::success) last_success_ = ended;
+    const std::size_t shards_before = queue_.shards();
+    queue_.complete(shard, b->id, o, ended);
+    if (queue_.shards() != shards_before) sync_loops();
     commit_acks();
     if (feed_timer_ && queue_.has_room()) wake_feed();
     publish();
   }
+  if (shard < loop_running_.size()) loop_running_[shard] = false;
   --running_;
 }
 

@@ -20,6 +20,7 @@
 #include "scraper/relabel.hpp"
 #include "scraper/remote_write.hpp"
 #include "scraper/scraper_metrics.hpp"
+#include "scraper/sharding.hpp"
 #include "scraper/spool_codec.hpp"
 #include "signer/signer.hpp"
 
@@ -30,6 +31,7 @@ struct remote_runtime {
   net::url url;
   std::string url_text;
   queue_settings queue;
+  std::size_t start_shards = 1;  // until dynamic sharding's first update
   std::chrono::milliseconds timeout{30000};
   std::vector<std::pair<std::string, std::string>> headers;
   relabel_rules write_relabel;
@@ -69,6 +71,9 @@ class remote_sender final : public appender, public std::enable_shared_from_this
  private:
   boost::asio::awaitable<void> shard_loop(std::size_t shard);
   boost::asio::awaitable<void> feed_loop();
+  boost::asio::awaitable<void> tune_loop();
+  // Starts a loop (and a wake timer) for every shard the queue has that has none; wakes them all.
+  void sync_loops();
   // Reads a few spool records into the queue; false when there was nothing to read.
   bool feed_once();
   void commit_acks();
@@ -87,6 +92,12 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   record_builder records_;
   std::string record_;
   std::unique_ptr<boost::asio::steady_timer> feed_timer_;
+  std::unique_ptr<boost::asio::steady_timer> tune_timer_;
+  shard_tuner tuner_;
+  std::vector<bool> loop_running_;
+  double send_seconds_ = 0;  // first attempt to completion, every batch (the tuner's input)
+  std::int64_t newest_received_ms_ = 0;  // without a spool
+  std::chrono::steady_clock::time_point last_success_{};
   spool::reader_id reader_ = 0;
   ack_tracker<spool::position> acks_;
   std::vector<spool::record> read_;
