@@ -359,8 +359,10 @@ def probes_live(binary, name, config_text, env, args):
     port, admin = t.free_port(), t.free_port()
     cfg["listen"], cfg["admin_listen"] = f"127.0.0.1:{port}", f"127.0.0.1:{admin}"
     path = write_temp(f"{name}-live.yaml", yaml.safe_dump(cfg))
-    # --storage.path is the durable-spool issue's flag: left out until the binary has it.
-    extra = [a for a in args if not a.startswith("--config=") and not a.startswith("--storage.path")]
+    # The pod's spool volume is a directory of this run's own (the rendered path exists only in the pod).
+    spool = tempfile.mkdtemp(prefix=f"{name}-spool-", dir=t.work_dir())
+    extra = [f"--storage.path={spool}" if a.startswith("--storage.path") else a
+             for a in args if not a.startswith("--config=")]
     env = dict(t.credential_env(base=clean_env()), **env)
     proc = t.start_process([binary, f"--config={path}", *extra], env=env, name=f"sidecar-{name}")
     try:
@@ -825,6 +827,8 @@ def section_systemd(binary):
     exec_start = keys.get("ExecStart", [""])[0].split()
     t.check(exec_start[:1] == ["/usr/local/bin/sigv4-sidecar"] and exec_start[1:2] == [
         "--config=${CONFIGURATION_DIRECTORY}/config.yaml"], f"ExecStart: {exec_start}")
+    t.check("--storage.path=${STATE_DIRECTORY}" in exec_start and "StateDirectory" in keys,
+            "the spool in the StateDirectory (--storage.path=${STATE_DIRECTORY})", exec_start)
 
 
 def main():
