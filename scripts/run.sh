@@ -4,7 +4,7 @@
 #   1. No agent: sigv4-sidecar's own scraper scrapes a real node_exporter, itself, and an API Gateway stand-in
 #      that answers only correctly signed execute-api requests, and remote-writes signed (aps) to
 #      the AMP stand-in (a verifier: recomputes every SigV4 signature with botocore, 403 on mismatch)
-#      --> Prometheus (receiver)
+#      --> Prometheus (receiver); the samples go through the sidecar's durable spool (--storage.path)
 #   2. The proxy beside it: Prometheus (agent) --remote_write--> sigv4-sidecar :8005 --signed--> the same AMP
 #      stand-in --> the receiver; and a curl GET through the sidecar to an API Gateway-style path.
 #
@@ -100,7 +100,8 @@ remote_write:
 YAML
 echo "==> sigv4-sidecar on 127.0.0.1:$sidecar_port (admin $admin_port), config:"
 sed 's/^/    /' "$work/sidecar.yaml"
-build/release/proxy/sigv4-sidecar --config "$work/sidecar.yaml" >"$work/sidecar.log" 2>&1 &
+# --storage.path: the scraper's samples go through a durable spool, so an AMP outage or a restart loses none.
+build/release/proxy/sigv4-sidecar --config "$work/sidecar.yaml" --storage.path "$work/spool" >"$work/sidecar.log" 2>&1 &
 pids+=($!)
 wait_port "$sidecar_port"
 wait_port "$receiver_port"
@@ -137,7 +138,9 @@ import json, sys
 t = json.load(sys.stdin)["data"]["activeTargets"]
 print(" ".join("%s=%s" % (x["scrapePool"], x["health"]) for x in sorted(t, key=lambda x: x["scrapePool"])))')
   sent=$(curl -s "http://127.0.0.1:$admin_port/metrics" |
-    awk '/^sigv4_sidecar_remote_samples_sent_total/{n+=$2} /^sigv4_sidecar_requests_total/{r+=$2} END{printf "%d samples sent, %d proxied requests", n, r}')
+    awk '/^sigv4_sidecar_remote_samples_sent_total/{n+=$2} /^sigv4_sidecar_requests_total/{r+=$2}
+         /^sigv4_sidecar_spool_bytes/{b+=$2} /^sigv4_sidecar_spool_lag_bytes/{l+=$2}
+         END{printf "%d samples sent, spool %.0f KB (%.0f KB unsent), %d proxied requests", n, b/1024, l/1024, r}')
   amp=$(curl -s "http://127.0.0.1:$amp_port/_verifier/stats" |
     $py -c "$stats_py")
   apigw=$(curl -s "http://127.0.0.1:$apigw_port/_verifier/stats" |
