@@ -400,7 +400,24 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     same = same && at < keys_.size() && keys_[at] == (key | k);
   };
 
+  // Asked by the parser before it lexes a sample's label text: a known series' text need not be lexed.
+  struct probe {
+    previous_page& last;
+    const std::vector<std::uint64_t>& keys;  // this page's so far: its size is the sample's position
+    std::uint64_t key = 0;
+    std::ptrdiff_t found = -1;
+    static bool known(void* self, std::string_view series) {
+      auto& pr = *static_cast<probe*>(self);
+      pr.key = hash_bytes(series) & ~kind_mask;
+      pr.found = pr.last.find(pr.keys.size(), pr.key);
+      if (pr.found < 0) return false;
+      const auto k = pr.last.kind(pr.found);
+      return k == dropped || (k != uncached && !pr.last.labels(pr.found).empty());
+    }
+  } pr{last, sc.keys};
+
   parser p(page, fmt);
+  if (!keys_.empty() && context == keys_context_) p.set_known_series(&probe::known, &pr);
   for (;;) {
     scraper::entry e = p.next();
     if (e == scraper::entry::eof) break;
@@ -414,9 +431,16 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
     std::optional<std::int64_t> ts = ctx.honor_timestamps ? p.timestamp_ms() : std::nullopt;
     const std::int64_t t = ts ? *ts : now_ms;
     // Equal bytes, equal final labels (while the context is the same): those of the last page's sample.
-    key = hash_bytes(p.series()) & ~kind_mask;
+    std::ptrdiff_t j = -1;
+    if (p.labels_skipped()) {
+      key = pr.key;
+      j = pr.found;
+    } else {
+      key = hash_bytes(p.series()) & ~kind_mask;
+      j = last.find(sc.keys.size(), key);
+    }
     std::string_view reused;
-    if (const auto j = last.find(sc.keys.size(), key); j >= 0) {
+    if (j >= 0) {
       const auto k = last.kind(j);
       if (k == dropped) {
         ++r.reused;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace sigv4::scraper {
@@ -235,9 +236,23 @@ entry parser::next() {
   spans_.clear();
   has_ts_ = false;
   has_exemplar_ = false;
+  labels_skipped_ = false;
   state_ = format_ == format::text ? next_text() : next_openmetrics();
   if (state_ == entry::eof || state_ == entry::invalid) done_ = true;
   return state_;
+}
+
+bool parser::known_series(std::size_t& i, bool brace) {
+  std::size_t end = i;
+  if (brace) {
+    const void* close = std::memchr(page_.data() + i, '}', page_.size() - i);
+    if (close == nullptr) return false;
+    end = static_cast<std::size_t>(static_cast<const char*>(close) - page_.data()) + 1;
+  }
+  if (!known_fn_(known_caller_, page_.substr(series_begin_, end - series_begin_))) return false;
+  labels_skipped_ = true;
+  i = end;
+  return true;
 }
 
 entry parser::fail(std::size_t pos, std::string message) {

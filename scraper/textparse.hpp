@@ -54,6 +54,17 @@ class parser {
   entry next();
   const std::optional<parse_error>& error() const { return error_; }
 
+  // Optional: asked, before a sample's label text is lexed, whether `series` (the bytes series() would be
+  // if the label text ends at its first '}') is one the caller knows from a page that parsed well. On yes
+  // the label text is taken as it is, unchecked: equal bytes lex alike. Then series() is those bytes and
+  // labels_skipped() is true: labels() has nothing but __name__ for that sample, the caller has its labels.
+  using known_series_fn = bool (*)(void* caller, std::string_view series);
+  void set_known_series(known_series_fn fn, void* caller) {
+    known_fn_ = fn;
+    known_caller_ = caller;
+  }
+  bool labels_skipped() const { return labels_skipped_; }
+
   // --- the current sample ---
   // The raw bytes from the metric name to the closing brace (or the end of the name), e.g.
   // `http_requests_total{code="200"}`: a cache key; equal bytes mean equal labels().
@@ -84,6 +95,9 @@ class parser {
   entry next_text();
   entry next_openmetrics();
   bool text_labels(std::size_t& i);
+  // i is just past a sample's '{': true when the caller knows the series up to the first '}' (i moves past
+  // it). Without a '{' (brace false), asks about the name alone.
+  bool known_series(std::size_t& i, bool brace);
   bool openmetrics_labels(std::size_t& i, bool exemplar);
   bool openmetrics_exemplar(std::size_t& i);
   bool finish_help(std::string_view raw, bool escape_quotes);
@@ -109,6 +123,9 @@ class parser {
   std::int64_t ts_ms_ = 0;
   bool has_ts_ = false;
   bool has_exemplar_ = false;
+  bool labels_skipped_ = false;
+  known_series_fn known_fn_ = nullptr;
+  void* known_caller_ = nullptr;
   metric_type type_ = metric_type::unknown;
   std::string_view text_;
   std::string_view help_;

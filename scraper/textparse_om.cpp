@@ -95,8 +95,11 @@ entry parser::next_openmetrics() {
   name_end_ = series_end_ = i;
   if (at(i) == '{') {
     ++i;
-    if (!openmetrics_labels(i, false)) return entry::invalid;
+    if (!(known_fn_ && known_series(i, true)) && !openmetrics_labels(i, false)) return entry::invalid;
     series_end_ = i;
+  } else if (known_fn_) {
+    std::size_t end = series_end_;
+    known_series(end, false);
   }
   // One token: a space, then bytes up to the next space or line break.
   auto token = [&](std::size_t& k) -> std::string_view {

@@ -101,9 +101,12 @@ entry parser::next_text() {
   while (is(at(i), blank)) ++i;
   if (at(i) == '{') {
     ++i;
-    if (!text_labels(i)) return entry::invalid;
+    if (!(known_fn_ && known_series(i, true)) && !text_labels(i)) return entry::invalid;
     series_end_ = i;
     while (is(at(i), blank)) ++i;
+  } else if (known_fn_) {
+    std::size_t end = series_end_;
+    known_series(end, false);
   }
   std::size_t v = i;
   while (is(at(i), text_value)) ++i;
