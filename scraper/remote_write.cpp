@@ -78,15 +78,39 @@ void merge(std::span<const label_view> own, std::span<const label_view> external
   for (; j < external.size(); ++j) out.push_back(external[j]);
 }
 
+// TimeSeries.samples: one Sample{value, timestamp}. proto3 leaves out fields at their default: a double whose
+// bits are all zero (so -0.0 is written) and a zero int64. Doing the same keeps the output identical to
+// protoc's.
+struct sample_field {
+  std::uint64_t bits;
+  std::int64_t t_ms;
+  std::size_t inner;  // Sample's size
+  sample_field(std::int64_t t, double v)
+      : bits(std::bit_cast<std::uint64_t>(v)),
+        t_ms(t),
+        inner((bits != 0 ? 9 : 0) + (t != 0 ? 1 + varint_size(static_cast<std::uint64_t>(t)) : 0)) {}
+  std::size_t size() const { return 1 + varint_size(inner) + inner; }
+  char* put(char* p) const {
+    *p++ = 0x12;  // TimeSeries.samples
+    p = put_varint(p, inner);
+    if (bits != 0) {
+      *p++ = 0x09;  // Sample.value, fixed64
+      std::memcpy(p, &bits, 8);
+      p += 8;
+    }
+    if (t_ms != 0) {
+      *p++ = 0x10;  // Sample.timestamp, varint
+      p = put_varint(p, static_cast<std::uint64_t>(t_ms));
+    }
+    return p;
+  }
+};
+
 }  // namespace
 
 void append_timeseries(std::string& out, std::string_view flat_labels, std::int64_t t_ms, double v) {
-  // proto3 leaves out fields at their default: a double whose bits are all zero (so -0.0 is written) and a
-  // zero int64. Doing the same keeps the output identical to protoc's.
-  const auto bits = std::bit_cast<std::uint64_t>(v);
-  const auto t = static_cast<std::uint64_t>(t_ms);
-  const std::size_t sample = (bits != 0 ? 9 : 0) + (t_ms != 0 ? 1 + varint_size(t) : 0);
-  const std::size_t series = flat_labels.size() + 1 + varint_size(sample) + sample;
+  const sample_field sample(t_ms, v);
+  const std::size_t series = flat_labels.size() + sample.size();
   const std::size_t at = out.size();
   out.resize(at + 1 + varint_size(series) + series);
   char* p = out.data() + at;
@@ -94,17 +118,7 @@ void append_timeseries(std::string& out, std::string_view flat_labels, std::int6
   p = put_varint(p, series);
   std::memcpy(p, flat_labels.data(), flat_labels.size());
   p += flat_labels.size();
-  *p++ = 0x12;  // TimeSeries.samples
-  p = put_varint(p, sample);
-  if (bits != 0) {
-    *p++ = 0x09;  // Sample.value, fixed64
-    std::memcpy(p, &bits, 8);
-    p += 8;
-  }
-  if (t_ms != 0) {
-    *p++ = 0x10;  // Sample.timestamp, varint
-    put_varint(p, t);
-  }
+  sample.put(p);
 }
 
 void compress(std::string_view raw, std::string& out_snappy) {
@@ -121,6 +135,7 @@ record_builder::record_builder(labels external, relabel_rules write_relabel)
   for (const auto& l : external_views_) {
     external_label e{std::string(l.name), {}};
     append_flat(e.flat, std::span(&l, 1));
+    external_bytes_ += e.flat.size();
     external_flat_.push_back(std::move(e));
   }
 }
@@ -131,22 +146,46 @@ bool record_builder::build(std::string_view flat_labels, std::int64_t t_ms, doub
     return true;
   }
   if (write_relabel_.empty()) {
-    // The external labels merged in as bytes: each label of the flat set is a self-contained field, so the
-    // merge copies fields and re-encodes nothing.
-    flat_.clear();
+    // The external labels merged in as bytes, straight into the record: each label of the flat set is a
+    // self-contained field, so the merge copies fields and re-encodes nothing. The record's length is
+    // written first, as if no external label were overridden (the usual case), and fixed after if one was.
+    const sample_field sample(t_ms, v);
+    const std::size_t guess = flat_labels.size() + external_bytes_ + sample.size();
+    const std::size_t at = out.size();
+    out.resize(at + 1 + varint_size(guess) + guess);
+    char* const head = out.data() + at;
+    char* const labels_at = put_varint(head + 1, guess);
+    char* p = labels_at;
+    auto copy = [&p](std::string_view field) {
+      std::memcpy(p, field.data(), field.size());
+      p += field.size();
+    };
     std::size_t i = 0, j = 0;
     while (i < flat_labels.size()) {
       std::size_t end = 0;
       std::string_view name;
-      if (!flat_field(flat_labels, i, end, name)) return false;
+      if (!flat_field(flat_labels, i, end, name)) {
+        out.resize(at);
+        return false;
+      }
       while (j < external_flat_.size() && name_less(external_flat_[j].name, name))
-        flat_.append(external_flat_[j++].flat);
+        copy(external_flat_[j++].flat);
       if (j < external_flat_.size() && external_flat_[j].name == name) ++j;  // the series' own value wins
-      flat_.append(flat_labels.substr(i, end - i));
+      copy(flat_labels.substr(i, end - i));
       i = end;
     }
-    for (; j < external_flat_.size(); ++j) flat_.append(external_flat_[j].flat);
-    append_timeseries(out, flat_, t_ms, v);
+    for (; j < external_flat_.size(); ++j) copy(external_flat_[j].flat);
+    const std::size_t series = static_cast<std::size_t>(p - labels_at) + sample.size();
+    *head = 0x0a;  // WriteRequest.timeseries
+    if (series != guess) {
+      char* const moved = put_varint(head + 1, series);  // shorter or as long: an override only removes
+      if (moved != labels_at) {
+        std::memmove(moved, labels_at, static_cast<std::size_t>(p - labels_at));
+        p -= labels_at - moved;
+      }
+    }
+    p = sample.put(p);
+    out.resize(static_cast<std::size_t>(p - out.data()));
     return true;
   }
   if (!read_flat(flat_labels, own_)) return false;

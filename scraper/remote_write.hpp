@@ -39,6 +39,7 @@ class record_builder {
   };
   labels external_;  // sorted
   std::vector<external_label> external_flat_;
+  std::size_t external_bytes_ = 0;  // of all external labels in flat form
   relabel_rules write_relabel_;
   label_views own_, merged_, external_views_;
   labels relabeled_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <snappy.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -171,6 +172,46 @@ TEST(record_builder, external_labels_fill_gaps_and_the_series_value_wins) {
   EXPECT_EQ(
       labels_of(req.timeseries(1)),
       (labels{{"__name__", "up"}, {"a_first", "1"}, {"cluster", "ext"}, {"region", "eu"}, {"zone", "z9"}}));
+}
+
+TEST(record_builder, external_label_records_are_protocs_bytes) {
+  // Series whose record length sits on either side of a varint boundary (127/128, 16383/16384 bytes), with
+  // and without own values for external label names: the length written before the merge is fixed after it.
+  const labels external = {{"cluster", "prod-eu-west-1"}, {"replica", "r0"}, {"zone", "z"}};
+  record_builder rb(external, {});
+  std::mt19937_64 rng(11);
+  std::string raw;
+  prometheus::WriteRequest reference;
+  for (int i = 0; i < 3000; ++i) {
+    const std::size_t pad = i % 3 == 0 ? rng() % 200 : i % 3 == 1 ? 16250 + rng() % 200 : rng() % 40;
+    labels own = {{"__name__", "m"}, {"pad", std::string(pad, 'p')}};
+    if (rng() % 2) own.push_back({"cluster", std::string(1 + rng() % 30, 'c')});
+    if (rng() % 3 == 0) own.push_back({"zone", "own"});
+    if (rng() % 4 == 0) own.push_back({"a", "first"});
+    sort_labels(own);
+    const double v = i % 5 == 0 ? 0.0 : std::bit_cast<double>(rng());
+    const std::int64_t t = i % 7 == 0 ? 0 : static_cast<std::int64_t>(rng() >> 20);
+    ASSERT_TRUE(rb.build(flat(own), t, v, raw));
+    labels merged = own;
+    for (const auto& l : external) {
+      if (get(merged, l.name).empty()) merged.push_back(l);
+    }
+    sort_labels(merged);
+    auto* ts = reference.add_timeseries();
+    for (const auto& l : merged) {
+      auto* pl = ts->add_labels();
+      pl->set_name(l.name);
+      pl->set_value(l.value);
+    }
+    auto* ps = ts->add_samples();
+    ps->set_value(v);
+    ps->set_timestamp(t);
+  }
+  const std::string want = reference.SerializeAsString();
+  EXPECT_EQ(raw.size(), want.size());
+  const auto diff = std::ranges::mismatch(raw, want);
+  EXPECT_TRUE(diff.in1 == raw.end() && diff.in2 == want.end())
+      << "first difference at byte " << (diff.in1 - raw.begin());
 }
 
 TEST(record_builder, without_external_labels_or_rules_the_record_is_the_flat_bytes) {
