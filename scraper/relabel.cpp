@@ -187,6 +187,22 @@ std::uint64_t spec_fingerprint(const relabel_spec& spec) {
   return hash_bytes(b);
 }
 
+// Bytes that stand for themselves in a regex, outside brackets, wherever they are.
+bool plain_regex_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ':' ||
+         c == '/' || c == '-' || c == ',' || c == ';' || c == '=' || c == '@' || c == ' ';
+}
+
+// ^(?:regex)$ as a comparison, when it is one: a literal (false), or a literal then `.*` (true; `.` is any
+// character but a line break, an invalid UTF-8 byte included, as Go reads it: U+FFFD). `text`: the literal.
+std::optional<bool> plain_match(std::string_view regex, std::string& text) {
+  const bool prefix = regex.ends_with(".*");
+  if (prefix) regex.remove_suffix(2);
+  if (!std::ranges::all_of(regex, plain_regex_char)) return std::nullopt;
+  text = regex;
+  return prefix;
+}
+
 int max_group(const detail::expand_template& t) {
   int m = -1;
   for (const auto& p : t.pieces) m = std::max(m, p.group);
@@ -325,6 +341,10 @@ std::variant<relabel_rule, std::string> compile(const relabel_spec& spec) {
   r.groups_ = std::max(max_group(r.target_), max_group(r.replacement_)) + 1;
   r.re_ = std::move(re);
   r.fingerprint_ = spec_fingerprint(spec);
+  if (const auto prefix = plain_match(spec.regex, r.match_text_)) {
+    r.match_kind_ = *prefix ? relabel_rule::match_kind::prefix : relabel_rule::match_kind::literal;
+  }
+  r.matches_empty_ = re2::RE2::FullMatch("", *r.re_);
   return r;
 }
 

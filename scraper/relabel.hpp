@@ -102,6 +102,12 @@ class relabel_rule {
   detail::expand_template target_;
   detail::expand_template replacement_;
   std::uint64_t fingerprint_ = 0;
+  // What a yes/no match of the regex needs (relabel_process.cpp): most rules in use are a name or a name
+  // prefix, which a comparison answers without RE2.
+  enum class match_kind : std::uint8_t { regex, literal, prefix };  // prefix: match_text_ then `.*`
+  match_kind match_kind_ = match_kind::regex;
+  std::string match_text_;
+  bool matches_empty_ = false;  // the regex matches ""
 };
 
 // The rule, or the message Prometheus would give for the spec (its words where it has them).

@@ -84,11 +84,13 @@ class subject {
 };
 
 labels::iterator find_slot(labels& ls, std::string_view name) {
-  return std::ranges::lower_bound(ls, name, name_less, [](const label& l) { return std::string_view(l.name); });
+  return std::ranges::lower_bound(ls, name, name_less,
+                                  [](const label& l) { return std::string_view(l.name); });
 }
 
 std::string_view value_of(const labels& ls, std::string_view name) {
-  auto it = std::ranges::lower_bound(ls, name, name_less, [](const label& l) { return std::string_view(l.name); });
+  auto it =
+      std::ranges::lower_bound(ls, name, name_less, [](const label& l) { return std::string_view(l.name); });
   return it != ls.end() && it->name == name ? std::string_view(it->value) : std::string_view();
 }
 
@@ -198,6 +200,21 @@ struct rule_engine {
     return joined;
   }
 
+  // Whether the rule's (anchored) regex matches v.
+  static bool matches(const relabel_rule& r, std::string_view v, scratch& s) {
+    using enum relabel_rule::match_kind;
+    switch (r.match_kind_) {
+      case literal:
+        return v == r.match_text_;
+      case prefix:
+        return v.starts_with(r.match_text_) && v.find('\n', r.match_text_.size()) == std::string_view::npos;
+      case regex:
+        break;
+    }
+    if (v.empty()) return r.matches_empty_;
+    return search(*r.re_, subject(v, s), 0, nullptr, 0);
+  }
+
   // False when the rule drops the set.
   static bool apply(const relabel_rule& r, labels& ls, scratch& s) {
     using enum relabel_action;
@@ -208,16 +225,17 @@ struct rule_engine {
     if (s.groups.size() < static_cast<std::size_t>(std::max(n, 1))) s.groups.resize(std::max(n, 1));
     switch (r.action_) {
       case drop:
-        return !search(re, subject(val, s), 0, nullptr, 0);
+        return !matches(r, val, s);
       case keep:
-        return search(re, subject(val, s), 0, nullptr, 0);
+        return matches(r, val, s);
       case dropequal:
         return value_of(ls, r.target_label_) != val;
       case keepequal:
         return value_of(ls, r.target_label_) == val;
       case replace: {
+        if (val.empty() && !r.matches_empty_) break;  // a missing source label, usually
         const subject subj(val, s);
-        if (!search(re, subj, 0, s.groups.data(), n)) break;
+        if (n == 0 ? !matches(r, val, s) : !search(re, subj, 0, s.groups.data(), n)) break;
         s.target.clear();
         expand(r.target_, subj, s.groups.data(), s.target);
         s.value.clear();
@@ -256,10 +274,10 @@ struct rule_engine {
         break;
       }
       case labeldrop:
-        std::erase_if(ls, [&](const label& l) { return search(re, subject(l.name, s), 0, nullptr, 0); });
+        std::erase_if(ls, [&](const label& l) { return matches(r, l.name, s); });
         break;
       case labelkeep:
-        std::erase_if(ls, [&](const label& l) { return !search(re, subject(l.name, s), 0, nullptr, 0); });
+        std::erase_if(ls, [&](const label& l) { return !matches(r, l.name, s); });
         break;
     }
     return true;

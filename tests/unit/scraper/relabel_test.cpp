@@ -538,5 +538,72 @@ TEST(relabel, fingerprint_follows_every_field_of_the_spec) {
   }
 }
 
+// For messages: the bytes, non-printable ones as \xNN.
+std::string shown(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f) {
+      out += c;
+    } else {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    }
+  }
+  return out + "\"";
+}
+
+TEST(relabel, plain_regexes_match_as_re2_does) {
+  // A literal or literal-then-.* regex is answered by a comparison; wrapped in a group it goes to RE2.
+  // Both must agree, line breaks, NUL, invalid UTF-8 and the empty string included.
+  const std::vector<std::string> regexes = {"go_.*", "fstype", "", ".*", "a b/c:d-e,f;g=h@i", "x.*"};
+  const std::vector<std::string> values = {"",
+                                           "go_",
+                                           "go_x",
+                                           "go_x\n",
+                                           "go\n_",
+                                           "xgo_",
+                                           "go_\xff",
+                                           "GO_x",
+                                           "go",
+                                           "fstype",
+                                           std::string("go_\0y", 5),
+                                           "fstypes",
+                                           "x\ny",
+                                           "a b/c:d-e,f;g=h@i"};
+  for (const auto& re : regexes) {
+    for (const auto action : {drop, keep, labeldrop, labelkeep, replace}) {
+      for (const auto& v : values) {
+        auto spec = [&](const std::string& regex) {
+          relabel_spec s = action == labeldrop || action == labelkeep ? action_spec(action, {}, regex)
+                                                                      : action_spec(action, {"src"}, regex);
+          if (action == replace) {
+            s.target_label = "out";
+            s.replacement = "hit";
+          }
+          return s;
+        };
+        // The value as a label value, and (for labeldrop/labelkeep) as a label name.
+        labels in = L({{"__name__", "m"}, {"src", v}});
+        if (action == labeldrop || action == labelkeep) in.push_back({v, "1"});
+        sort_labels(in);
+        EXPECT_EQ(run(in, {spec(re)}), run(in, {spec("(?:" + re + ")")}))
+            << "regex " << shown(re) << " action " << to_string(action) << " value " << shown(v);
+      }
+    }
+  }
+}
+
+TEST(relabel, replace_without_a_source_value_only_runs_when_the_regex_matches_empty) {
+  relabel_spec s = replace_spec({"missing"}, "/dev/(.+)", "disk");
+  EXPECT_EQ(run(L({{"a", "1"}}), {s}), L({{"a", "1"}}));
+  s = replace_spec({"missing"}, "(.*)", "disk", "static");
+  EXPECT_EQ(run(L({{"a", "1"}}), {s}), L({{"a", "1"}, {"disk", "static"}}));
+  s = replace_spec({"missing"}, "x?", "disk", "$0$0");  // matches "": the value expands empty, which deletes
+  EXPECT_EQ(run(L({{"a", "1"}, {"disk", "old"}}), {s}), L({{"a", "1"}}));
+}
+
 }  // namespace
 }  // namespace sigv4::scraper
