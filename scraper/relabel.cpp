@@ -345,6 +345,9 @@ std::variant<relabel_rule, std::string> compile(const relabel_spec& spec) {
     r.match_kind_ = *prefix ? relabel_rule::match_kind::prefix : relabel_rule::match_kind::literal;
   }
   r.matches_empty_ = re2::RE2::FullMatch("", *r.re_);
+  // replace checks its expanded name before it sets it, hashmod's target_label was checked above.
+  r.may_name_invalid_label_ =
+      a == labelmap || ((a == lowercase || a == uppercase) && !is_valid_label_name(spec.target_label));
   return r;
 }
 

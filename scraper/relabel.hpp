@@ -85,6 +85,9 @@ class relabel_rule {
   // Equal for rules compiled from equal specs (a hash of every field that decides what the rule does): a
   // scrape cache that reuses what one rule set made of a series can tell when a reload changed the set.
   std::uint64_t fingerprint() const { return fingerprint_; }
+  // The rule can give a label a name that is not a valid label name (labelmap's expansion, lowercase's or
+  // uppercase's target_label as written), which the scrape then refuses; no other rule can.
+  bool may_name_invalid_label() const { return may_name_invalid_label_; }
 
  private:
   friend std::variant<relabel_rule, std::string> compile(const relabel_spec& spec);
@@ -108,6 +111,7 @@ class relabel_rule {
   match_kind match_kind_ = match_kind::regex;
   std::string match_text_;
   bool matches_empty_ = false;  // the regex matches ""
+  bool may_name_invalid_label_ = false;
 };
 
 // The rule, or the message Prometheus would give for the spec (its words where it has them).

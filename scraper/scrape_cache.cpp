@@ -152,12 +152,30 @@ std::string check_limits(std::span<const label_view> ls, const scrape_limits& li
   return {};
 }
 
+// Whether a sample's final labels can have a name that is not a valid label name: the parser's names are
+// valid (its lexer allows no other), and so are their exported_ forms; target labels and some relabeling
+// rules may not be.
+bool names_need_checking(const sample_context& ctx) {
+  if (ctx.target_labels != nullptr) {
+    for (const auto& l : *ctx.target_labels) {
+      if (!is_valid_label_name(l.name)) return true;
+    }
+  }
+  if (ctx.metric_relabel != nullptr) {
+    for (const auto& r : *ctx.metric_relabel) {
+      if (r.may_name_invalid_label()) return true;
+    }
+  }
+  return false;
+}
+
 // The final labels of the parser's current sample into sc.views; empty views: metric relabeling dropped it.
 // A non-empty result is the reason the scrape fails.
-std::string build(const sample_context& ctx, scratch& sc) {
+std::string build(const sample_context& ctx, bool check_names, scratch& sc) {
   static const labels none;
   merge_target_labels(sc.parsed, ctx.target_labels ? *ctx.target_labels : none, ctx.honor_labels, sc);
-  if (ctx.metric_relabel != nullptr && !ctx.metric_relabel->empty()) {
+  const bool relabels = ctx.metric_relabel != nullptr && !ctx.metric_relabel->empty();
+  if (relabels) {
     // relabeled keeps its strings from sample to sample, so this copies bytes but rarely allocates.
     sc.relabeled.resize(sc.views.size());
     for (std::size_t i = 0; i < sc.views.size(); ++i) {
@@ -171,9 +189,12 @@ std::string build(const sample_context& ctx, scratch& sc) {
   if (out.empty()) return {};
   const std::string_view name = get(out, "__name__");
   if (name.empty()) return "__name__ label is missing";
-  if (!valid_metric_name(name)) return "invalid metric name or label names: " + to_string(out);
-  for (const auto& l : out) {
-    if (!is_valid_label_name(l.name)) return "invalid metric name or label names: " + to_string(out);
+  // Without relabeling __name__ is the parser's, a valid metric name.
+  if (relabels && !valid_metric_name(name)) return "invalid metric name or label names: " + to_string(out);
+  if (check_names) {
+    for (const auto& l : out) {
+      if (!is_valid_label_name(l.name)) return "invalid metric name or label names: " + to_string(out);
+    }
   }
   return check_limits(out, ctx.limits);
 }
@@ -391,6 +412,7 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
   const format fmt = format_for_content_type(content_type);
   const std::uint64_t context = context_fingerprint(ctx, fmt, sc);
   previous_page last(keys_, prev_, context == keys_context_, sc);
+  const bool check_names = names_need_checking(ctx);
   // This page's samples are the last page's, one for one (so keys_ and prev_ stay as they are).
   bool same = context == keys_context_;
   std::uint64_t key = 0;
@@ -458,7 +480,7 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
       out.add_flat(reused, h, t, v);
     } else {
       p.labels(sc.parsed);
-      std::string problem = build(ctx, sc);
+      std::string problem = build(ctx, check_names, sc);
       if (!problem.empty()) {
         r.error = std::move(problem);
         break;

@@ -265,6 +265,36 @@ TEST(scrape_loop_append, fail_with_invalid_labels_after_relabel) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST(scrape_loop_append, invalid_names_from_target_labels_or_rules_fail_the_page) {
+  // The parser's names are valid by construction and left unchecked; what target labels and rules name is
+  // checked as scrapeLoop.append checks every name.
+  auto fails = [](const labels& target, const relabel_rules* rules) {
+    test_cache cache;
+    sample_context ctx = make_ctx(&target, false, true, rules);
+    std::vector<sample> out;
+    auto r = cache.append_page("m{a=\"x\"} 1\n", "", t0, ctx, out);
+    return r.error.starts_with("invalid metric name or label names") && out.empty();
+  };
+  EXPECT_TRUE(fails(L({{"1bad", "v"}}), nullptr));
+  EXPECT_FALSE(fails(L({{"good", "v"}}), nullptr));
+  relabel_spec lower;
+  lower.source_labels = {"a"};
+  lower.target_label = "${1}";  // 2.42 takes it as a literal name
+  lower.action = relabel_action::lowercase;
+  auto compiled = compile(lower);
+  ASSERT_TRUE(std::holds_alternative<relabel_rule>(compiled)) << std::get<std::string>(compiled);
+  const relabel_rules case_rule{std::get<relabel_rule>(compiled)};
+  EXPECT_TRUE(fails({}, &case_rule));
+  relabel_spec rename;
+  rename.source_labels = {"a"};
+  rename.target_label = "__name__";
+  rename.replacement = "0m";
+  auto renamed = compile(rename);
+  ASSERT_TRUE(std::holds_alternative<relabel_rule>(renamed));
+  const relabel_rules rename_rule{std::get<relabel_rule>(renamed)};
+  EXPECT_TRUE(fails({}, &rename_rule)) << "an invalid metric name made by a rule";
+}
+
 TEST(scrape_loop_append, metric_relabel_drop_is_not_added_and_not_a_series) {
   relabel_rules rules{rule({"deleteme"}, ".+", relabel_action::drop)};
   test_cache cache;
