@@ -156,24 +156,31 @@ bool record_builder::build(std::string_view flat_labels, std::int64_t t_ms, doub
     char* const head = out.data() + at;
     char* const labels_at = put_varint(head + 1, guess);
     char* p = labels_at;
-    auto copy = [&p](std::string_view field) {
-      std::memcpy(p, field.data(), field.size());
-      p += field.size();
+    auto copy = [&p](std::string_view bytes) {
+      std::memcpy(p, bytes.data(), bytes.size());
+      p += bytes.size();
     };
-    std::size_t i = 0, j = 0;
-    while (i < flat_labels.size()) {
+    // The series' own fields are copied in runs, between the places where external labels go in; past the
+    // last of those, the rest in one.
+    std::size_t i = 0, j = 0, run = 0;
+    while (i < flat_labels.size() && j < external_flat_.size()) {
       std::size_t end = 0;
       std::string_view name;
       if (!flat_field(flat_labels, i, end, name)) {
         out.resize(at);
         return false;
       }
-      while (j < external_flat_.size() && name_less(external_flat_[j].name, name))
-        copy(external_flat_[j++].flat);
+      if (name_less(external_flat_[j].name, name)) {
+        copy(flat_labels.substr(run, i - run));
+        run = i;
+        do {
+          copy(external_flat_[j++].flat);
+        } while (j < external_flat_.size() && name_less(external_flat_[j].name, name));
+      }
       if (j < external_flat_.size() && external_flat_[j].name == name) ++j;  // the series' own value wins
-      copy(flat_labels.substr(i, end - i));
       i = end;
     }
+    copy(flat_labels.substr(run));
     for (; j < external_flat_.size(); ++j) copy(external_flat_[j].flat);
     const std::size_t series = static_cast<std::size_t>(p - labels_at) + sample.size();
     *head = 0x0a;  // WriteRequest.timeseries

@@ -177,7 +177,8 @@ TEST(record_builder, external_labels_fill_gaps_and_the_series_value_wins) {
 TEST(record_builder, external_label_records_are_protocs_bytes) {
   // Series whose record length sits on either side of a varint boundary (127/128, 16383/16384 bytes), with
   // and without own values for external label names: the length written before the merge is fixed after it.
-  const labels external = {{"cluster", "prod-eu-west-1"}, {"replica", "r0"}, {"zone", "z"}};
+  const labels external = {
+      {"Aaa", "before all"}, {"cluster", "prod-eu-west-1"}, {"replica", "r0"}, {"zone", "z"}};
   record_builder rb(external, {});
   std::mt19937_64 rng(11);
   std::string raw;
