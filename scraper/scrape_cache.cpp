@@ -252,8 +252,14 @@ enum record_kind : std::uint64_t {
 constexpr std::uint64_t kind_mask = 3;
 
 bool decompress(const std::string& compressed, std::string& raw) {
-  raw.clear();
-  return compressed.empty() || snappy::Uncompress(compressed.data(), compressed.size(), &raw);
+  std::size_t n = 0;
+  if (compressed.empty()) {
+    raw.clear();
+    return true;
+  }
+  if (!snappy::GetUncompressedLength(compressed.data(), compressed.size(), &n)) return false;
+  raw.resize(n);  // no clear() first: a buffer as long as last time (an unchanged page) is not zeroed again
+  return snappy::RawUncompress(compressed.data(), compressed.size(), raw.data());
 }
 
 // The record of uncompressed prev_ at offset i: its labels and whether it is stale-eligible; i moves past it.
