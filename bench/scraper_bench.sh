@@ -20,6 +20,7 @@
 # Quick: TARGETS=100 WARMUP=10 DURATION=20 ROUNDS=1 bench/scraper_bench.sh build/bench
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib_scrape.sh"
 build=${1:-$root/build/release}
 targets=${TARGETS:-1000}
 series=${SERIES:-1000}
@@ -41,136 +42,33 @@ ulimit -n "$(ulimit -Hn)"  # 1000 keep-alive scrape connections each; the same l
 tck=$(getconf CLK_TCK)
 [[ -z "${PROFILE:-}" ]] || mkdir -p "$PROFILE"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])'; }
 page_port=$(free_port)
 sink_port=$(free_port)
 admin_port=$(free_port)
 
-# Pages: node_exporter-like families (per-CPU counters, filesystems, network devices, a histogram, gauges),
-# HELP and TYPE before each, cut to exactly SERIES samples.
-python3 - "$work/pages" "$series" "$((targets < 250 ? targets : 250))" <<'PY'
-import os, random, sys
-out, n, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-os.makedirs(out)
-for v in range(1, variants + 1):
-    rnd = random.Random(v)
-    lines, fam = [], 0
-    while sum(not l.startswith("#") for l in lines) < n:
-        kind = fam % 5
-        if kind == 0:
-            name = f"node_cpu{fam}_seconds_total"
-            lines += [f"# HELP {name} Seconds the CPUs spent in each mode.", f"# TYPE {name} counter"]
-            for cpu in range(16):
-                for m in ("idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"):
-                    lines.append(f'{name}{{cpu="{cpu}",mode="{m}"}} {rnd.uniform(1e3, 1e6):.2f}')
-        elif kind == 1:
-            name = f"node_filesystem{fam}_avail_bytes"
-            lines += [f"# HELP {name} Filesystem space available.", f"# TYPE {name} gauge"]
-            for d in range(12):
-                lines.append(f'{name}{{device="/dev/nvme0n1p{d}",fstype="ext4",mountpoint="/mnt/disk{d}"}} '
-                             f'{rnd.randrange(10**9, 10**12)}')
-        elif kind == 2:
-            name = f"node_network{fam}_receive_bytes_total"
-            lines += [f"# HELP {name} Network device statistic.", f"# TYPE {name} counter"]
-            for d in range(16):
-                lines.append(f'{name}{{device="eth{d}"}} {rnd.randrange(10**6, 10**11)}')
-        elif kind == 3:
-            name = f"http_request{fam}_duration_seconds"
-            lines += [f"# HELP {name} Request latency.", f"# TYPE {name} histogram"]
-            c = 0
-            for le in ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"):
-                c += rnd.randrange(0, 1000)
-                lines.append(f'{name}_bucket{{handler="/api/v1/query",le="{le}"}} {c}')
-            lines += [f'{name}_sum{{handler="/api/v1/query"}} {rnd.uniform(1, 1e4):.6f}',
-                      f'{name}_count{{handler="/api/v1/query"}} {c}']
-        else:
-            for g in range(20):
-                name = f"node_memory_Item{fam}_{g}_bytes"
-                lines += [f"# HELP {name} Memory information field.", f"# TYPE {name} gauge",
-                          f"{name} {rnd.randrange(10**6, 10**10)}"]
-        fam += 1
-    kept, samples = [], 0
-    for l in lines:
-        if not l.startswith("#"):
-            if samples == n:
-                break
-            samples += 1
-        kept.append(l)
-    open(f"{out}/{v}.prom", "w").write("\n".join(kept) + "\n")
-PY
+scrape_pages "$work/pages" "$series" "$((targets < 250 ? targets : 250))"
 
-target_list() {  # $1 = format: yaml (a flow list)
-  local i sep=""
-  printf '['
-  for ((i = 0; i < targets; i++)); do
-    printf '%s"127.0.%d.%d:%d"' "$sep" $((1 + i / 250)) $((1 + i % 250)) "$page_port"
-    sep=", "
-  done
-  printf ']'
-}
 scrape_yaml="global: {scrape_interval: ${interval}s, scrape_timeout: 10s}
 scrape_configs:
   - job_name: bench
-    static_configs: [{targets: $(target_list)}]"
+    static_configs: [{targets: $(scrape_target_list "$targets" "$page_port")}]"
 sink_url="http://127.0.0.1:$sink_port/api/v1/write"
 printf '%s\n' "$scrape_yaml" >"$work/vmagent.yml"  # vmagent reads remote-write from its flags
 printf '%s\nremote_write: [{url: "%s"}]\n' "$scrape_yaml" "$sink_url" >"$work/prometheus.yml"
 printf 'admin_listen: "127.0.0.1:%s"\n%s\nremote_write: [{url: "%s"}]\n' "$admin_port" "$scrape_yaml" \
   "$sink_url" >"$work/sidecar.yml"
 
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 16384; }
-http {
-  log_format scrape '\$msec \$status \$bytes_sent';
-  log_format write '\$msec \$status \$http_content_length';
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  client_max_body_size 64m;
-  client_body_buffer_size 1m;
-  map \$server_addr \$page { "~\\.(?<last>[0-9]+)\$" \$last; }
-  server {
-    listen 0.0.0.0:$page_port;
-    allow 127.0.0.0/8;
-    deny all;
-    access_log $work/scrape.log scrape buffer=64k flush=1s;
-    types { }
-    default_type "text/plain; version=0.0.4; charset=utf-8";
-    location = /metrics {
-      root $work/pages;
-      try_files /\$page.prom =404;
-    }
-  }
-  server {
+scrape_nginx_conf "$work" "$page_port" '$msec $status $bytes_sent' \
+  "  log_format write '\$msec \$status \$http_content_length';" "  server {
     listen 127.0.0.1:$sink_port;
     access_log $work/write.log write buffer=64k flush=1s;
     location = /api/v1/write { return 204; }
-  }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
-pids+=($!)
-sleep 0.5
-kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/nginx-error.log" >&2; echo "nginx did not start" >&2; exit 1; }
-nginx_worker=$(pgrep -P "${pids[-1]}" | head -1)
-body=$(curl -sf "http://127.0.0.1:$page_port/metrics" | grep -vc '^#')
-[[ "$body" == "$series" ]] || { echo "page check: $body samples, want $series" >&2; exit 1; }
-# Variant pages actually differ by address (the last byte chooses the file).
-[[ $(curl -sf "http://127.0.0.1:$page_port/metrics" | md5sum) != $(curl -sf "http://127.0.1.2:$page_port/metrics" |
-  md5sum) || $targets -lt 2 ]] || { echo "pages do not vary by address" >&2; exit 1; }
+  }" >"$work/nginx.conf"
+scrape_nginx_start "$work" "$page_port" "$series" "$targets" || exit 1
+pids+=("$nginx_pid")
 
-cpu_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }  # utime+stime, fields 14 and 15
-sys_ticks() { awk '{sub(/.*\) /, ""); print $13}' "/proc/$1/stat"; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 log_stats() {  # $1 = log, $2 $3 = window (epoch seconds): requests, non-2xx, bytes
   awk -v a="$2" -v b="$3" '$1 >= a && $1 < b {n++; if ($2 !~ /^2/) bad++; s += $3} END {print n + 0, bad + 0, s + 0}' "$1"
-}
-metric_sum() {  # $1 = url, $2 = metric name (sum over label sets)
-  curl -sf "$1" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $NF} END {printf "%.0f\n", s}'
 }
 
 start() {  # $1 = S|V|P, $2 = run number; prints the PID
