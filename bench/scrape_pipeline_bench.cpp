@@ -4,8 +4,10 @@
 // (write_queue, 4 shards), every batch taken (the default 500 per send) and snappy-compressed. items/s is
 // samples per second. Run pinned:
 //   taskset -c 0 build/<dir>/bench/scrape_pipeline_bench
-// steady: a target's second and later scrapes (same series). first: a new target each time (its series'
-// label sets are kept compressed for stale markers once more).
+// steady: a target's second and later scrapes (same series: every sample's labels are the last page's,
+// reused). first: a new target each time (every label set built from the page, and kept compressed once
+// more). churn: a steady target where 1 series in 20 is new on each scrape (its bytes the last page did not
+// have) and the one it replaces goes stale.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
@@ -46,14 +48,15 @@ std::string node_exporter_page() {
            value(123456.78 + cpu * 17.25) + "\n";
     }
   }
-  const char* fs[] = {"node_filesystem_avail_bytes", "node_filesystem_free_bytes", "node_filesystem_size_bytes",
-                      "node_filesystem_files", "node_filesystem_files_free", "node_filesystem_readonly"};
+  const char* fs[] = {"node_filesystem_avail_bytes", "node_filesystem_free_bytes",
+                      "node_filesystem_size_bytes",  "node_filesystem_files",
+                      "node_filesystem_files_free",  "node_filesystem_readonly"};
   for (const char* m : fs) {
     family(m, "gauge", "Filesystem statistic.");
     for (int d = 0; d < 16; ++d) {
       p += std::string(m) + "{device=\"/dev/nvme0n1p" + std::to_string(d) +
-           "\",fstype=\"ext4\",mountpoint=\"/mnt/disk" + std::to_string(d) + "\"} " + value(1.0e11 + d * 4096) +
-           "\n";
+           "\",fstype=\"ext4\",mountpoint=\"/mnt/disk" + std::to_string(d) + "\"} " +
+           value(1.0e11 + d * 4096) + "\n";
     }
   }
   const char* net[] = {"node_network_receive_bytes_total",   "node_network_transmit_bytes_total",
@@ -76,7 +79,8 @@ std::string node_exporter_page() {
     p += "node_disk_io_time_seconds_sum{device=\"" + dev + "\"} 1234.5\n";
     p += "node_disk_io_time_seconds_count{device=\"" + dev + "\"} 8412\n";
   }
-  family("go_gc_duration_seconds", "summary", "A summary of the pause duration of garbage collection cycles.");
+  family("go_gc_duration_seconds", "summary",
+         "A summary of the pause duration of garbage collection cycles.");
   for (const char* q : {"0", "0.25", "0.5", "0.75", "1"}) {
     p += std::string("go_gc_duration_seconds{quantile=\"") + q + "\"} 4.2219e-05\n";
   }
@@ -119,6 +123,16 @@ relabel_rules metric_relabel() {
   return {rule(on({"__name__"}, "node_scrape_collector_.*", relabel_action::drop)),
           rule(on({"__name__"}, "go_.*", relabel_action::drop)), rule(disk),
           rule(on({}, "fstype", relabel_action::labeldrop))};
+}
+
+// append_result::reused, where the tree has it (this file also builds against trees from before it).
+template <class R>
+std::size_t reused_of(const R& r) {
+  if constexpr (requires { r.reused; }) {
+    return r.reused;
+  } else {
+    return 0;
+  }
 }
 
 struct fixture {
@@ -165,10 +179,14 @@ struct fixture {
     }
   }
 
+  std::size_t reused = 0;
+
   // One scrape_done(): page, synthetic series, then the sender.
-  std::size_t scrape(scrape_cache& cache, std::int64_t now_ms) {
+  std::size_t scrape(scrape_cache& cache, std::int64_t now_ms) { return scrape(cache, now_ms, page); }
+  std::size_t scrape(scrape_cache& cache, std::int64_t now_ms, const std::string& page) {
     batch.clear();
     auto r = cache.append_page(page, "text/plain; version=0.0.4", now_ms, ctx, batch);
+    reused = reused_of(r);
     if (!r.error.empty()) {
       std::fprintf(stderr, "append_page: %s\n", r.error.c_str());
       std::abort();
@@ -189,6 +207,7 @@ void report(benchmark::State& state, const fixture& f, std::size_t written) {
   state.counters["page_bytes"] = static_cast<double>(f.page.size());
   state.counters["raw_bytes"] = static_cast<double>(f.raw_bytes);
   state.counters["snappy_bytes"] = static_cast<double>(f.body_bytes);
+  state.counters["reused"] = static_cast<double>(f.reused);
 }
 
 void pipeline_steady(benchmark::State& state) {
@@ -215,6 +234,36 @@ void pipeline_first(benchmark::State& state) {
     state.PauseTiming();  // the cache's teardown is not part of a scrape
     { scrape_cache gone = std::move(cache); }
     state.ResumeTiming();
+  }
+  report(state, f, n);
+}
+
+void pipeline_churn(benchmark::State& state) {
+  fixture f;
+  scrape_cache cache;
+  std::int64_t now = 1'700'000'000'000;
+  // Variants of the page where every 20th sample line gets a label value of its own scrape.
+  std::vector<std::string> pages;
+  for (int v = 0; v < 8; ++v) {
+    std::string p;
+    std::size_t line = 0;
+    for (std::size_t at = 0; at < f.page.size();) {
+      const std::size_t nl = f.page.find('\n', at);
+      std::string l = f.page.substr(at, nl - at + 1);
+      at = nl + 1;
+      const std::size_t brace = l.find('{');
+      if (l[0] != '#' && brace != std::string::npos && line++ % 20 == 0) {
+        l.insert(brace + 1, "scrape=\"" + std::to_string(v) + "\",");
+      }
+      p += l;
+    }
+    pages.push_back(std::move(p));
+  }
+  std::size_t n = f.scrape(cache, now, pages[0]);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    n = f.scrape(cache, now += 15'000, pages[++i % pages.size()]);
+    benchmark::DoNotOptimize(f.body.data());
   }
   report(state, f, n);
 }
@@ -270,6 +319,7 @@ void cache_memory(benchmark::State& state) {
 
 BENCHMARK(pipeline_steady);
 BENCHMARK(pipeline_first);
+BENCHMARK(pipeline_churn);
 BENCHMARK(append_only);
 BENCHMARK(send_only);
 BENCHMARK(cache_memory)->Iterations(3);
