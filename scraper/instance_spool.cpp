@@ -165,6 +165,10 @@ void instance_spool::stop() {
   stopped_ = true;
   timer_.cancel();
   sync();
+  // The senders hold this spool (their reader's store); the fallback fanout holds them: let go of them, or
+  // neither is ever freed.
+  memory_.reset();
+  consumers_.clear();
 }
 
 void instance_spool::publish() {

@@ -57,7 +57,8 @@ class instance_spool final : public appender, public std::enable_shared_from_thi
   const std::string& dir() const { return dir_; }
 
   void start();  // the sync timer
-  // The last sync; the store stays open for readers' final commits until destruction.
+  // The last sync; lets go of the consumers (they hold this spool: a cycle otherwise). The store stays open
+  // for readers' final commits until destruction, which syncs once more.
   void stop();
   void sync();
 

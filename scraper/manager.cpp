@@ -341,6 +341,9 @@ struct manager::impl {
         std::vector<std::string> readers;
         for (auto& rt : p.remotes) {
           rt.reader = spool_reader_name(rt.name, rt.url_text);
+          // The spool is there to lose nothing: a throttled batch waits (Retry-After, else the backoff)
+          // rather than being dropped as retry_on_http_429: false would have it.
+          rt.queue.retry_on_http_429 = true;
           readers.push_back(rt.reader);
         }
         auto old = instances.find(p.name);

@@ -86,6 +86,7 @@ outcome classify(int http_status, std::string_view retry_after_header, std::stri
   }
   if (http_status / 100 == 2) return o;
   o.message = status_message(http_status, body_first_line);
+  o.throttled = http_status == 429 || parse_retry_after(retry_after_header, now_wall) > duration{0};
   auto server_delay = [&] { return std::max(parse_retry_after(retry_after_header, now_wall), duration{0}); };
   if (http_status / 100 == 5) {
     o.kind = outcome_kind::retry;

@@ -78,6 +78,7 @@ struct outcome {
   loss_reason reason = loss_reason::http_other;  // when kind == drop
   duration retry_after{0};  // > 0: the server's Retry-After, waited instead of the backoff
   std::string message;      // for the log line, as Prometheus words it
+  bool throttled = false;   // a 429, or any answer with a Retry-After: the receiver asks for less
 };
 
 // The response (or transport failure) of one POST, judged as Prometheus 2.42's client.Store does.

@@ -92,6 +92,7 @@ asio::awaitable<void> remote_sender::tune_loop() {
     in.highest_received_s = static_cast<double>(rt_.spool ? rt_.spool->newest_ms() : newest_received_ms_) / 1000.0;
     in.highest_sent_s = static_cast<double>(st.highest_sent_timestamp_ms) / 1000.0;
     in.sent_recently = steady::now() - last_success_ <= shard_tuner::update_interval;
+    in.throttled = steady::now() - last_throttled_ <= shard_tuner::update_interval;
     const std::size_t now = queue_.shards();
     const std::size_t want = tuner_.tick(in, now);
     metrics_.shards_desired.with({rt_.name, rt_.url_text}).set(tuner_.desired());
@@ -276,6 +277,7 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
       send_seconds_ += std::chrono::duration<double>(ended - first_attempt).count();
     }
     if (o.kind == outcome_kind::success) last_success_ = ended;
+    if (o.throttled) last_throttled_ = ended;
     const std::size_t shards_before = queue_.shards();
     queue_.complete(shard, b->id, o, ended);
     if (queue_.shards() != shards_before) sync_loops();

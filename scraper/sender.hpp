@@ -98,6 +98,7 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   double send_seconds_ = 0;  // first attempt to completion, every batch (the tuner's input)
   std::int64_t newest_received_ms_ = 0;  // without a spool
   std::chrono::steady_clock::time_point last_success_{};
+  std::chrono::steady_clock::time_point last_throttled_{};
   spool::reader_id reader_ = 0;
   ack_tracker<spool::position> acks_;
   std::vector<spool::record> read_;

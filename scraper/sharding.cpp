@@ -45,7 +45,7 @@ std::size_t shard_tuner::tick(const shard_inputs& in, std::size_t current) {
   auto n = static_cast<std::size_t>(std::max(0.0, std::min(want, 1e6)));
   if (n < current && delay > max_delay_to_shrink_s) return current;
   n = std::clamp(n, min_, max_);
-  if (n == current || !in.sent_recently) return current;
+  if (n == current || !in.sent_recently || (n > current && in.throttled)) return current;
   return n;
 }
 

@@ -9,7 +9,9 @@
 //
 // kept within [min_shards, max_shards]; a change within +-30% of the current count is ignored, a decrease
 // while more than 10 s behind is refused, and nothing changes unless a send succeeded in the last interval
-// (during an outage more shards would only queue more retries).
+// (during an outage more shards would only queue more retries). Ours: no increase while the receiver throttles
+// (a 429 or a Retry-After in the last interval): the time spent backing off would read as a need for more
+// shards, and more shards would hit a throttling receiver harder (Prometheus 2.42 does add them).
 //
 // With the spool, "received" is the newest sample spooled and "in" is what the reader hands the queue, so a
 // backlog after an outage shows as delay and pending samples: the shards grow to catch up, then shrink.
@@ -27,6 +29,7 @@ struct shard_inputs {
   double highest_received_s = 0;      // newest sample timestamp received (spooled), seconds
   double highest_sent_s = 0;          // newest sample timestamp delivered, seconds
   bool sent_recently = false;         // a send succeeded within the last update_interval
+  bool throttled = false;             // a 429 or a Retry-After within the last update_interval
 };
 
 class shard_tuner {

@@ -421,6 +421,12 @@ TEST(classify, statuses_as_prometheus_2_42_judges_them) {
   auto r429 = classify(429, "3", "slow down", false, qs, now);
   EXPECT_EQ(r429.kind, outcome_kind::retry);
   EXPECT_EQ(r429.retry_after, 3s);
+  // What dynamic sharding reads as "the receiver asks for less": a 429, or any Retry-After.
+  EXPECT_TRUE(r429.throttled);
+  EXPECT_TRUE(classify(429, "", "", false, qs, now).throttled);
+  EXPECT_TRUE(classify(503, "2", "", false, qs, now).throttled);
+  EXPECT_FALSE(classify(503, "", "", false, qs, now).throttled);
+  EXPECT_FALSE(net.throttled);
 
   auto bad = classify(400, "", "err: out of order sample", false, qs, now);
   EXPECT_EQ(bad.kind, outcome_kind::drop);

@@ -21,7 +21,7 @@ struct load {
   double in, out, busy, delay;
 };
 
-std::size_t run(shard_tuner& t, std::size_t shards, load l, int ticks, bool sent = true) {
+std::size_t run(shard_tuner& t, std::size_t shards, load l, int ticks, bool sent = true, bool throttled = false) {
   static shard_inputs acc;
   static const shard_tuner* owner = nullptr;
   if (owner != &t) acc = {}, owner = &t;
@@ -32,6 +32,7 @@ std::size_t run(shard_tuner& t, std::size_t shards, load l, int ticks, bool sent
     acc.highest_received_s += 10;
     acc.highest_sent_s = acc.highest_received_s - l.delay;
     acc.sent_recently = sent;
+    acc.throttled = throttled;
     shards = t.tick(acc, shards);
   }
   return shards;
@@ -64,6 +65,13 @@ TEST(shard_tuner, a_backlog_adds_shards_to_catch_up_and_blocks_shrinking) {
   EXPECT_EQ(run(s, 8, {1000, 1000, 0.5, 30}, 1), 8u) << "fewer shards are refused while 30 s behind";
   shard_tuner s2(1, 200);
   EXPECT_EQ(run(s2, 8, {1000, 1000, 0.5, 0}, 1), 1u) << "and taken when caught up";
+}
+
+TEST(shard_tuner, a_throttling_receiver_gets_no_more_shards_but_may_get_fewer) {
+  shard_tuner t(1, 200);
+  EXPECT_EQ(run(t, 4, {10000, 10000, 40, 0}, 1, true, /*throttled=*/true), 4u);
+  shard_tuner s(1, 200);
+  EXPECT_EQ(run(s, 8, {1000, 1000, 0.5, 0}, 1, true, /*throttled=*/true), 1u);
 }
 
 TEST(shard_tuner, nothing_changes_without_a_recent_successful_send_or_any_output) {
