@@ -7,6 +7,7 @@
 #include <iterator>
 #include <span>
 
+#include "scraper/scrape_cache_reuse.hpp"
 #include "scraper/textparse.hpp"
 
 namespace sigv4::scraper {
@@ -51,10 +52,7 @@ struct scratch {
   std::vector<std::uint64_t> merged;
   std::string raw;                        // this page's prev_, uncompressed
   std::vector<std::uint64_t> keys;        // this page's keys_
-  std::string prev_raw;                   // the last page's prev_, uncompressed
-  std::vector<std::uint32_t> record_at;   // per sample of the last page: its record's offset in prev_raw
-  std::vector<std::uint64_t> index_keys;  // open addressing over the last page's keys: key -> position + 1
-  std::vector<std::uint32_t> index_pos;
+  detail::last_page_buffers last;         // the last page's, for reuse
   std::string fingerprint;
   label_views target_views;
 };
@@ -212,16 +210,6 @@ void put_varint(std::string& out, std::uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-bool get_varint(std::string_view s, std::size_t& i, std::uint64_t& v) {
-  v = 0;
-  for (unsigned shift = 0; shift < 64 && i < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[i++]);
-    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return true;
-  }
-  return false;
-}
-
 // How many of the sorted `of` are not in the sorted `in`.
 std::size_t count_missing(const std::vector<std::uint64_t>& of, const std::vector<std::uint64_t>& in) {
   std::size_t n = 0, j = 0;
@@ -242,46 +230,12 @@ void unite(std::vector<std::uint64_t>& set, const std::vector<std::uint64_t>& ad
   set.assign(tmp.begin(), tmp.end());
 }
 
-// What became of a sample of the last page: the two low bits of its keys_ entry.
-enum record_kind : std::uint64_t {
-  dropped = 0,    // metric_relabel_configs dropped it
-  stored = 1,     // its labels are in prev_, stale-eligible: no explicit timestamp (one of known_)
-  stored_ts = 2,  // its labels are in prev_; it had an explicit timestamp
-  uncached = 3,   // not in prev_ (a duplicate on its page): built again
-};
-constexpr std::uint64_t kind_mask = 3;
-
-bool decompress(const std::string& compressed, std::string& raw) {
-  std::size_t n = 0;
-  if (compressed.empty()) {
-    raw.clear();
-    return true;
-  }
-  if (!snappy::GetUncompressedLength(compressed.data(), compressed.size(), &n)) return false;
-  raw.resize(n);  // no clear() first: a buffer as long as last time (an unchanged page) is not zeroed again
-  return snappy::RawUncompress(compressed.data(), compressed.size(), raw.data());
-}
-
-// The record of uncompressed prev_ at offset i: its labels and whether it is stale-eligible; i moves past it.
-bool next_record(std::string_view all, std::size_t& i, std::string_view& flat, bool& stale) {
-  std::uint64_t n = 0;
-  if (i >= all.size() || !get_varint(all, i, n) || (n >> 1) > all.size() - i) return false;
-  flat = all.substr(i, n >> 1);
-  stale = (n & 1) != 0;
-  i += n >> 1;
-  return true;
-}
-
-// Calls fn(flat) for each stale-eligible label set of an uncompressed prev_.
-template <class Fn>
-void for_each_stale_eligible(std::string_view all, Fn&& fn) {
-  std::size_t i = 0;
-  std::string_view flat;
-  bool stale = false;
-  while (next_record(all, i, flat, stale)) {
-    if (stale) fn(flat);
-  }
-}
+using detail::record_kind;
+using enum detail::record_kind;
+using detail::decompress;
+using detail::for_each_stale_eligible;
+using detail::kind_mask;
+using detail::previous_page;
 
 // What turns a page's bytes into final labels, besides the bytes: equal fingerprints, equal labels.
 std::uint64_t context_fingerprint(const sample_context& ctx, format f, scratch& sc) {
@@ -302,99 +256,6 @@ std::uint64_t context_fingerprint(const sample_context& ctx, format f, scratch& 
   }
   return hash_bytes(b);
 }
-
-// The last successful page's samples, for reuse: found by the hash of their raw bytes, their labels read
-// back from prev_ (uncompressed once, when first needed).
-class previous_page {
- public:
-  previous_page(const std::vector<std::uint64_t>& keys, const std::string& compressed, bool usable,
-                scratch& sc)
-      : keys_(usable ? std::span<const std::uint64_t>(keys) : std::span<const std::uint64_t>()),
-        compressed_(compressed),
-        sc_(sc) {}
-
-  // The position on the last page of the sample with this key (the same position first: pages rarely
-  // change their order), or -1.
-  std::ptrdiff_t find(std::size_t pos, std::uint64_t key) {
-    if (pos < keys_.size() && (keys_[pos] & ~kind_mask) == key) return static_cast<std::ptrdiff_t>(pos);
-    if (keys_.empty()) return -1;
-    if (!indexed_) build_index();
-    const std::size_t mask = sc_.index_keys.size() - 1;
-    for (std::size_t at = slot(key, mask);; at = (at + 1) & mask) {
-      if (sc_.index_pos[at] == 0) return -1;
-      if (sc_.index_keys[at] == key) return static_cast<std::ptrdiff_t>(sc_.index_pos[at] - 1);
-    }
-  }
-  std::uint64_t kind(std::ptrdiff_t j) const { return keys_[static_cast<std::size_t>(j)] & kind_mask; }
-  // The final labels of a stored sample; empty when prev_ cannot be read (the caller builds them then).
-  std::string_view labels(std::ptrdiff_t j) {
-    if (!unpacked_) unpack();
-    if (broken_) return {};
-    std::size_t i = sc_.record_at[static_cast<std::size_t>(j)];
-    std::string_view flat;
-    bool stale = false;
-    return next_record(sc_.prev_raw, i, flat, stale) ? flat : std::string_view();
-  }
-  // prev_ uncompressed (for stale markers).
-  std::string_view raw() {
-    if (!decompressed_) {
-      decompressed_ = true;
-      broken_ = !decompress(compressed_, sc_.prev_raw);
-      if (broken_) sc_.prev_raw.clear();
-    }
-    return sc_.prev_raw;
-  }
-
- private:
-  static std::size_t slot(std::uint64_t key, std::size_t mask) { return (key ^ (key >> 29)) & mask; }
-
-  void build_index() {
-    indexed_ = true;
-    std::size_t n = 64;
-    while (n < 2 * keys_.size()) n *= 2;
-    sc_.index_keys.assign(n, 0);
-    sc_.index_pos.assign(n, 0);
-    for (std::size_t j = 0; j < keys_.size(); ++j) {
-      const std::uint64_t key = keys_[j] & ~kind_mask;
-      for (std::size_t at = slot(key, n - 1);; at = (at + 1) & (n - 1)) {
-        if (sc_.index_pos[at] == 0) {
-          sc_.index_keys[at] = key;
-          sc_.index_pos[at] = static_cast<std::uint32_t>(j + 1);
-          break;
-        }
-        if (sc_.index_keys[at] == key) break;  // the first of equal keys (the later ones were duplicates)
-      }
-    }
-  }
-
-  // prev_ uncompressed, and where each stored sample's record starts.
-  void unpack() {
-    unpacked_ = true;
-    raw();
-    if (broken_) return;
-    sc_.record_at.assign(keys_.size(), 0);
-    std::size_t i = 0;
-    for (std::size_t j = 0; j < keys_.size(); ++j) {
-      const auto k = keys_[j] & kind_mask;
-      if (k != stored && k != stored_ts) continue;
-      sc_.record_at[j] = static_cast<std::uint32_t>(i);
-      std::string_view flat;
-      bool stale = false;
-      if (!next_record(sc_.prev_raw, i, flat, stale)) {
-        broken_ = true;
-        return;
-      }
-    }
-  }
-
-  std::span<const std::uint64_t> keys_;
-  const std::string& compressed_;
-  scratch& sc_;
-  bool indexed_ = false;
-  bool decompressed_ = false;
-  bool unpacked_ = false;  // record_at filled
-  bool broken_ = false;
-};
 
 }  // namespace
 
@@ -417,7 +278,7 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
 
   const format fmt = format_for_content_type(content_type);
   const std::uint64_t context = context_fingerprint(ctx, fmt, sc);
-  previous_page last(keys_, prev_, context == keys_context_, sc);
+  previous_page last(keys_, prev_, context == keys_context_, sc.last);
   const bool check_names = names_need_checking(ctx);
   // This page's samples are the last page's, one for one (so keys_ and prev_ stay as they are).
   bool same = context == keys_context_;
@@ -613,8 +474,8 @@ append_result scrape_cache::append_page(std::string_view page, std::string_view 
 void scrape_cache::append_all_stale(std::int64_t now_ms, sample_batch& out, bool with_report) {
   if (prev_live_) {
     scratch& sc = tls_scratch();
-    if (decompress(prev_, sc.prev_raw)) {
-      for_each_stale_eligible(sc.prev_raw, [&](std::string_view flat) {
+    if (decompress(prev_, sc.last.raw)) {
+      for_each_stale_eligible(sc.last.raw, [&](std::string_view flat) {
         out.add_flat(flat, hash_flat(flat), now_ms, stale_nan());
       });
     }
