@@ -24,13 +24,9 @@ measured between attempts; the log says why each failed send failed (and has the
 saw; SIGTERM exits 0. Last line: 'N passed, M failed'.
 """
 import hashlib
-import http.client
-import http.server
 import json
-import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +35,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import testlib as t  # noqa: E402
+import remote_write_front as rw  # noqa: E402
 
 L = t.LOOPBACK
 SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -93,117 +90,19 @@ class Recorder:
                 t.check(cond, message, detail)
 
 
-# --- the scrape target -----------------------------------------------------------------------------------------
-
-class Target:
-    """Serves `seq_total N`, N being the number of GETs so far: scrape k reads k."""
-
-    def __init__(self):
-        target = self
-        self.count = 0
-        self.lock = threading.Lock()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):  # noqa: N802
-                with target.lock:
-                    target.count += 1
-                    n = target.count
-                body = f"# TYPE seq_total counter\nseq_total {n}\n".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer((L, 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def scrapes(self):
-        with self.lock:
-            return self.count
-
-
 # --- the fault gateway -----------------------------------------------------------------------------------------
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
-
-
-class Gateway:
-    """A remote-write endpoint that forwards to `forward_port` or misbehaves as its mode says.
-
-    Modes: ("pass",), ("status", code, body, extra headers). refuse() / reopen() close and rebind the listener.
-    Every request is recorded: arrival time (monotonic), the answer's status, its sample count and seq values.
+class Gateway(rw.FaultListener):
+    """The shared fault listener (set_pass / set_status / refuse / reopen), decoding with the protoc-compiled
+    remote.proto. Every request is recorded: arrival time (monotonic), the answer's status, its sample count, its
+    seq_total values and the sha256 of its uncompressed payload (a retry re-sends the same); and the signatures.
     """
 
     def __init__(self, pb2, forward_port):
-        self.pb2, self.forward_port = pb2, forward_port
-        self.lock = threading.Lock()
-        self.mode = ("pass",)
+        self.pb2 = pb2
         self.attempts = []
         self.signatures = set()
-        self.conns = set()
-        self.server = None
-        self.port = 0
-        self.open()
-
-    def _handler(self):
-        gw = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                with gw.lock:
-                    gw.conns.add(self.connection)
-
-            def finish(self):
-                with gw.lock:
-                    gw.conns.discard(self.connection)
-                try:
-                    super().finish()
-                except OSError:
-                    pass
-
-            def do_POST(self):  # noqa: N802
-                gw.handle(self)
-
-            def log_message(self, *a):
-                pass
-
-        return Handler
-
-    def open(self):
-        self.server = http.server.ThreadingHTTPServer((L, self.port), self._handler())
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def refuse(self):
-        """Closes the listening socket and every open connection: new connects get ECONNREFUSED."""
-        self.server.shutdown()
-        self.server.server_close()
-        with self.lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def reopen(self):
-        self.open()
-
-    def set_mode(self, *mode):
-        with self.lock:
-            self.mode = mode
+        super().__init__(forward_port, "gateway")
 
     def decode(self, body):
         import snappy
@@ -217,53 +116,18 @@ class Gateway:
                 seq += [int(s.value) for s in ts.samples]
         return n, seq, hashlib.sha256(raw).hexdigest()
 
-    def handle(self, h):
-        arrived = time.monotonic()
-        body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
+    def record(self, h, body, arrived, wall_ms, status):
         auth = h.headers.get("Authorization", "")
         sig = auth.rpartition("Signature=")[2]
-        with self.lock:
-            mode = self.mode
-            if sig:
-                self.signatures.add(sig)
         try:
             samples, seq, key = self.decode(body)
         except Exception as e:  # noqa: BLE001 - recorded: the check on decoding fails
             samples, seq, key = -1, [f"undecodable: {e}"], hashlib.sha256(body).hexdigest()
-        if mode[0] == "pass":
-            status, rbody, rtype = self.forward(h, body)
-            extra = []
-        else:
-            _, status, rbody, extra = mode
-            rtype = "application/json" if rbody.startswith("{") else "text/plain"
-            rbody = rbody.encode()
         with self.lock:
+            if sig:
+                self.signatures.add(sig)
             self.attempts.append({"t": arrived, "status": status, "samples": samples, "seq": seq, "key": key,
                                   "signed": auth.startswith("AWS4-HMAC-SHA256 ")})
-        h.send_response(status)
-        for name, value in extra:
-            h.send_header(name, value)
-        if status not in (204, 304):  # no body, and no Content-Length either (RFC 9110)
-            h.send_header("Content-Type", rtype)
-            h.send_header("Content-Length", str(len(rbody)))
-        h.end_headers()
-        if status not in (204, 304):
-            h.wfile.write(rbody)
-
-    def forward(self, h, body):
-        conn = http.client.HTTPConnection(L, self.forward_port, timeout=10)
-        try:
-            conn.putrequest("POST", h.path, skip_host=True, skip_accept_encoding=True)
-            for name, value in h.headers.items():
-                if name.lower() not in HOP_BY_HOP:
-                    conn.putheader(name, value)
-            conn.endheaders(body)
-            r = conn.getresponse()
-            return r.status, r.read(), r.getheader("Content-Type", "text/plain")
-        except OSError as e:
-            return 502, f"gateway: verifier unreachable: {e}\n".encode(), "text/plain"
-        finally:
-            conn.close()
 
     def snapshot(self):
         with self.lock:
@@ -311,7 +175,7 @@ class Case:
     def __init__(self, name, binary, pb2, verifier_port, retry_on_429=False):
         self.name = name
         self.rec = Recorder()
-        self.target = Target()
+        self.target = rw.CounterTarget("seq_total")
         self.gw = Gateway(pb2, verifier_port)
         queue = dict(QUEUE, retry_on_http_429=retry_on_429)
         config = {
@@ -360,7 +224,7 @@ class Case:
     def check_common(self, rport, lost_seq):
         """The receiver holds exactly 1..max minus lost_seq, reaching past what was scraped when the fault ended;
         then the log, readiness and secrecy checks every case shares."""
-        rec, last = self.rec, self.target.scrapes()
+        rec, last = self.rec, self.target.count()
         lost = set(lost_seq)
         vals = wait_values(rport, self.name, last + 1, lambda m: [v for v in range(1, m + 1) if v not in lost])
         what = "every seq_total value, none missing, in order" if not lost else \
@@ -382,13 +246,14 @@ class Case:
         return log
 
 
-def run_fault(case, mode, seconds):
-    """Applies a status mode for `seconds` (after the pipeline works), then passes again."""
+def run_fault(case, status, body, headers, seconds):
+    """Answers every POST with status, body and headers for `seconds` (after the pipeline works), then passes
+    again."""
     ok = case.wait_delivering()
     case.rec.check(ok, f"{case.name}: delivering before the fault")
-    case.gw.set_mode(*mode)
+    case.gw.set_status(status, body, headers)
     time.sleep(seconds)
-    case.gw.set_mode("pass")
+    case.gw.set_pass()
 
 
 def log_lines(log, needle):
@@ -411,7 +276,7 @@ def retry_gaps(c, status):
 
 
 def case_503(c, rport):
-    run_fault(c, ("status", 503, "upstream unavailable\n", []), OUTAGE_S)
+    run_fault(c, 503, "upstream unavailable\n", [], OUTAGE_S)
     log = c.check_common(rport, [])
     rec = c.rec
     n503 = c.answered(503)
@@ -431,7 +296,7 @@ def case_503(c, rport):
 
 
 def case_429_retry(c, rport):
-    run_fault(c, ("status", 429, "slow down\n", [("Retry-After", str(RETRY_AFTER_S))]), 10.0)
+    run_fault(c, 429, "slow down\n", [("Retry-After", str(RETRY_AFTER_S))], 10.0)
     log = c.check_common(rport, [])
     rec = c.rec
     gaps, most = retry_gaps(c, 429)
@@ -447,7 +312,7 @@ def case_429_retry(c, rport):
 
 
 def case_429_drop(c, rport):
-    run_fault(c, ("status", 429, "slow down\n", [("Retry-After", str(RETRY_AFTER_S))]), 5.0)
+    run_fault(c, 429, "slow down\n", [("Retry-After", str(RETRY_AFTER_S))], 5.0)
     refused = c.answered(429)
     lost = [v for a in refused for v in a["seq"]]
     n = sum(a["samples"] for a in refused)
@@ -466,7 +331,7 @@ def case_429_drop(c, rport):
 
 
 def case_400(c, rport):
-    run_fault(c, ("status", 400, BODY_400, []), 5.0)
+    run_fault(c, 400, BODY_400, [], 5.0)
     refused = c.answered(400)
     lost = [v for a in refused for v in a["seq"]]
     n = sum(a["samples"] for a in refused)
@@ -489,14 +354,8 @@ def case_refused(c, rport):
     rec.check(c.wait_delivering(), "refused: delivering before the fault")
     c.gw.refuse()
     time.sleep(0.5)
-    try:
-        socket.create_connection((L, c.gw.port), timeout=2).close()
-        probe = "connected"
-    except ConnectionRefusedError:
-        probe = "refused"
-    except OSError as e:
-        probe = str(e)
-    rec.check_eq(probe, "refused", "refused: a connect to the gateway's port is refused during the outage")
+    rec.check_eq(rw.connect_probe(c.gw.port), "refused",
+                 "refused: a connect to the gateway's port is refused during the outage")
     before = len(c.gw.snapshot())
     time.sleep(OUTAGE_S - 0.5)
     during = len(c.gw.snapshot()) - before
@@ -517,7 +376,7 @@ def case_refused(c, rport):
 
 
 def case_expired(c, rport):
-    run_fault(c, ("status", 403, BODY_EXPIRED, []), 6.0)
+    run_fault(c, 403, BODY_EXPIRED, [], 6.0)
     log = c.check_common(rport, [])
     rec = c.rec
     n403 = c.answered(403)

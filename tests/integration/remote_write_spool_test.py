@@ -49,7 +49,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -366,59 +365,54 @@ def spool_summary(storage):
 
 # --- the cases -------------------------------------------------------------------------------------------------
 
-def case_outage_503(rig):
+def outage_case(rig, case, fault, recover, check):
+    """One sidecar delivering through one front: `fault(front)`, OUTAGE_S, `recover(front)`, then `check(sidecar,
+    front, requests that reached the front during the outage)`; the receiver must hold every value past what was
+    scraped when the outage ended, then the front's checks, readiness throughout and the exit."""
     target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
-    sc = Sidecar(rig, "outage_503", target, [("a", front)])
+    sc = Sidecar(rig, case, target, [("a", front)])
     sc.start()
     ready = Readiness(sc)
-    t.check(wait_delivering(front), "outage_503: delivering before the outage")
-    front.set_status(503, "upstream unavailable\n")
-    time.sleep(OUTAGE_S)  # the fault's schedule
-    past = target.count()
-    front.set_pass()
-    n503 = [a for a in front.attempts() if a.status == 503]
-    t.check(len(n503) >= 5, f"outage_503: writes were retried through the {OUTAGE_S:.0f} s outage "
-                            f"({len(n503)} answered 503)")
-    check_receiver(rig, "outage_503", past)
-    ready.stop()
-    check_front(front, "outage_503")
-    report_duplicates(front, "outage_503")
-    figure(f"outage_503: peak samples_pending {ready.peak_pending:g}, peak spool bytes {ready.peak_spool_bytes}")
-    report_spool_metrics(sc, "outage_503")
-    check_common_exit(rig, sc, ready)
-
-
-def case_refused(rig):
-    target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
-    sc = Sidecar(rig, "refused", target, [("a", front)])
-    sc.start()
-    ready = Readiness(sc)
-    t.check(wait_delivering(front), "refused: delivering before the outage")
-    front.refuse()
-    try:
-        socket.create_connection((L, front.port), timeout=2).close()
-        probe = "connected"
-    except ConnectionRefusedError:
-        probe = "refused"
-    except OSError as e:
-        probe = str(e)
-    t.check_eq(probe, "refused", "refused: a connect to the front's port is refused during the outage")
+    t.check(wait_delivering(front), f"{case}: delivering before the outage")
+    fault(front)
     before = len(front.attempts())
     time.sleep(OUTAGE_S)  # the fault's schedule
     during = len(front.attempts()) - before
     past = target.count()
-    front.reopen()
-    t.check_eq(during, 0, "refused: no request reached the front during the outage")
-    check_receiver(rig, "refused", past)
+    recover(front)
+    check(sc, front, during)
+    check_receiver(rig, case, past)
     ready.stop()
-    check_front(front, "refused")
-    report_duplicates(front, "refused")
-    errs = sc.metric("sigv4_sidecar_remote_send_errors_total")
-    t.check(errs is not None and errs > 0, f"refused: failed sends counted (sigv4_sidecar_remote_send_errors_total "
-                                           f"{errs})")
-    figure(f"refused: peak samples_pending {ready.peak_pending:g}, peak spool bytes {ready.peak_spool_bytes}")
-    report_spool_metrics(sc, "refused")
+    check_front(front, case)
+    report_duplicates(front, case)
+    figure(f"{case}: peak samples_pending {ready.peak_pending:g}, peak spool bytes {ready.peak_spool_bytes}")
+    report_spool_metrics(sc, case)
     check_common_exit(rig, sc, ready)
+
+
+def case_outage_503(rig):
+    def check(sc, front, during):
+        n503 = [a for a in front.attempts() if a.status == 503]
+        t.check(len(n503) >= 5, f"outage_503: writes were retried through the {OUTAGE_S:.0f} s outage "
+                                f"({len(n503)} answered 503)")
+
+    outage_case(rig, "outage_503", lambda front: front.set_status(503, "upstream unavailable\n"),
+                lambda front: front.set_pass(), check)
+
+
+def case_refused(rig):
+    def refuse(front):
+        front.refuse()
+        t.check_eq(rw.connect_probe(front.port), "refused",
+                   "refused: a connect to the front's port is refused during the outage")
+
+    def check(sc, front, during):
+        t.check_eq(during, 0, "refused: no request reached the front during the outage")
+        errs = sc.metric("sigv4_sidecar_remote_send_errors_total")
+        t.check(errs is not None and errs > 0,
+                f"refused: failed sends counted (sigv4_sidecar_remote_send_errors_total {errs})")
+
+    outage_case(rig, "refused", refuse, lambda front: front.reopen(), check)
 
 
 def start_agent(rig, name, target, front, storage, run):
@@ -535,7 +529,7 @@ def case_kill9_restart(rig):
 def damaged_restart(rig, case, sig, damage):
     """A backlog under a 503 outage, a stop by `sig` after an append, `damage(records, target, front, storage)` on the
     stopped spool (returns the damaged record and its values), a restart with the endpoint back. Returns
-    (sidecar, the values the receiver may miss)."""
+    (sidecar, the damaged record or None, the values the receiver may miss)."""
     target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
     sc = Sidecar(rig, case, target, [("a", front)])
     sc.start()
@@ -553,7 +547,7 @@ def damaged_restart(rig, case, sig, damage):
     rec, allowed = damage(records, target, front, sc.storage)
     t.check(rec is not None, f"{case}: a record to damage was found in the spool", spool_summary(sc.storage))
     if rec is None:
-        return sc, front, target, set()
+        return sc, None, set()
     front.set_pass()
     sc.start()
     t.check(sc.alive() and sc.proxy.admin("/-/ready").status == 200,
@@ -562,12 +556,39 @@ def damaged_restart(rig, case, sig, damage):
     check_receiver(rig, case, past, allowed)
     check_front(front, case)
     report_duplicates(front, case)
-    return sc, front, target, allowed
+    return sc, rec, allowed
+
+
+# What the restart on a spool damaged at one record shows, per case: the log line about it (a needle, and what it
+# says given the record's file and offset), the counter that counts it, the other counter and why it stays 0, and
+# the record's name in the loss figure.
+DAMAGE_SHOWN = {
+    "torn_tail": ("torn tail cut", "the torn tail of {file} was cut at {begin}",
+                  "sigv4_sidecar_spool_torn_tails_total", "sigv4_sidecar_spool_corrupt_records_total",
+                  "a torn tail is no corruption", "the torn record"),
+    "corrupt_record": ("corrupt data skipped", "the corrupt record of {file} at {begin} was skipped",
+                       "sigv4_sidecar_spool_corrupt_records_total", "sigv4_sidecar_spool_torn_tails_total",
+                       "the kill left no torn tail", "the corrupt record"),
+}
+
+
+def check_damage_shown(rig, case, sc, rec, allowed):
+    """After damaged_restart: the first log line about the damage names the record's file and offset, its counter
+    is 1 and the other 0 (DAMAGE_SHOWN[case]); then the loss figure, the spool metrics and the exit checks."""
+    needle, says, counted, other, why, noun = DAMAGE_SHOWN[case]
+    log = sc.log()
+    lines = [line for line in log.splitlines() if needle in line]
+    t.check(lines and os.path.basename(rec.path) in lines[0] and f"at offset {rec.begin}" in lines[0],
+            f"{case}: the log says " + says.format(file=os.path.basename(rec.path), begin=rec.begin),
+            lines[:2] or log[-800:])
+    t.check_eq(sc.metric(counted), 1.0, f"{case}: {counted}")
+    t.check_eq(sc.metric(other), 0.0, f"{case}: {other} ({why})")
+    figure(f"{case}: {len(allowed)} {METRIC} value(s) lost with {noun}: {sorted(allowed)}")
+    report_spool_metrics(sc, case)
+    check_common_exit(rig, sc)
 
 
 def case_torn_tail(rig):
-    chosen = {}
-
     def damage(records, target, front, storage):
         if not records:
             return None, set()
@@ -577,34 +598,19 @@ def case_torn_tail(rig):
         t.check(not delivered, f"torn_tail: the last record ({last}) was not delivered before the stop ({how}; "
                                f"{METRIC} {sorted(vals)})", sorted(delivered))
         size = sf.truncate_mid_record(last)
-        chosen.update(rec=last, size=size)
         figure(f"torn_tail: {os.path.basename(last.path)} cut to {size} bytes, in the middle of its last record "
                f"[{last.begin}, {last.end}) holding {METRIC} {sorted(vals)} ({how})")
         return last, vals - delivered
 
-    sc, front, target, allowed = damaged_restart(rig, "torn_tail", signal.SIGTERM, damage)
-    if "rec" not in chosen:
+    sc, rec, allowed = damaged_restart(rig, "torn_tail", signal.SIGTERM, damage)
+    if rec is None:
         return
-    rec = chosen["rec"]
-    log = sc.log()
-    lines = [line for line in log.splitlines() if "torn tail cut" in line]
-    t.check(lines and os.path.basename(rec.path) in lines[0] and f"at offset {rec.begin}" in lines[0],
-            f"torn_tail: the log says the torn tail of {os.path.basename(rec.path)} was cut at {rec.begin}",
-            lines[:2] or log[-800:])
-    t.check_eq(sc.metric("sigv4_sidecar_spool_torn_tails_total"), 1.0,
-               "torn_tail: sigv4_sidecar_spool_torn_tails_total")
-    t.check_eq(sc.metric("sigv4_sidecar_spool_corrupt_records_total"), 0.0,
-               "torn_tail: sigv4_sidecar_spool_corrupt_records_total (a torn tail is no corruption)")
     dropped = sc.metric("sigv4_sidecar_spool_dropped_records_total")
     t.check(dropped in (None, 0.0), f"torn_tail: no record dropped by the limits ({dropped})")
-    figure(f"torn_tail: {len(allowed)} {METRIC} value(s) lost with the torn record: {sorted(allowed)}")
-    report_spool_metrics(sc, "torn_tail")
-    check_common_exit(rig, sc)
+    check_damage_shown(rig, "torn_tail", sc, rec, allowed)
 
 
 def case_corrupt_record(rig):
-    chosen = {}
-
     def damage(records, target, front, storage):
         delivered = front.delivered_values(METRIC)
         backlog = []
@@ -619,7 +625,6 @@ def case_corrupt_record(rig):
         r, vals, how = backlog[len(backlog) // 2]
         pos = [p for p in sf.positions(storage) if p["ok"]]
         at = sf.corrupt_payload(r)
-        chosen.update(rec=r, at=at)
         figure(f"corrupt_record: 4 bytes flipped at {at} in record [{r.begin}, {r.end}) of "
                f"{os.path.basename(r.path)}, the {len(backlog) // 2 + 1}th of {len(backlog)} undelivered records, "
                f"holding {METRIC} {sorted(vals)} ({how}); committed positions "
@@ -628,22 +633,9 @@ def case_corrupt_record(rig):
         t.check(later, "corrupt_record: the damaged record has undelivered records after it")
         return r, vals
 
-    sc, front, target, allowed = damaged_restart(rig, "corrupt_record", signal.SIGKILL, damage)
-    if "rec" not in chosen:
-        return
-    rec = chosen["rec"]
-    log = sc.log()
-    lines = [line for line in log.splitlines() if "corrupt data skipped" in line]
-    t.check(lines and os.path.basename(rec.path) in lines[0] and f"at offset {rec.begin}" in lines[0],
-            f"corrupt_record: the log says the corrupt record of {os.path.basename(rec.path)} at {rec.begin} was "
-            f"skipped", lines[:2] or log[-800:])
-    t.check_eq(sc.metric("sigv4_sidecar_spool_corrupt_records_total"), 1.0,
-               "corrupt_record: sigv4_sidecar_spool_corrupt_records_total")
-    t.check_eq(sc.metric("sigv4_sidecar_spool_torn_tails_total"), 0.0,
-               "corrupt_record: sigv4_sidecar_spool_torn_tails_total (the kill left no torn tail)")
-    figure(f"corrupt_record: {len(allowed)} {METRIC} value(s) lost with the corrupt record: {sorted(allowed)}")
-    report_spool_metrics(sc, "corrupt_record")
-    check_common_exit(rig, sc)
+    sc, rec, allowed = damaged_restart(rig, "corrupt_record", signal.SIGKILL, damage)
+    if rec is not None:
+        check_damage_shown(rig, "corrupt_record", sc, rec, allowed)
 
 
 def case_two_endpoints(rig):

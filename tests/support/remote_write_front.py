@@ -5,11 +5,13 @@
 
 CounterTarget(metric)   a scrape target whose counter rises by exactly one per GET: scrape k reads k. It logs
                         each GET's wall time, so a sample's timestamp tells which scrape it came from.
-FaultFront(forward)     a remote-write endpoint in front of the verifier: passes POSTs through byte for byte
+FaultListener(forward)  a remote-write endpoint in front of the verifier: passes POSTs through byte for byte
                         (signature included), answers a fixed status for all of them, or refuses connections
-                        (listener closed, open connections shut down; reopened on the same port). It decodes
-                        every request and records, per attempt, its answer and samples, so a test can tell
-                        which samples were delivered, how often, and how late.
+                        (listener closed, open connections shut down; reopened on the same port). Its subclass
+                        records what it needs of each request.
+FaultFront(forward)     a FaultListener that decodes every request and records, per attempt, its answer and
+                        samples, so a test can tell which samples were delivered, how often, and how late.
+connect_probe(port)     what a new connection to a (refusing) front's port meets.
 decode_write_request()  a minimal protobuf reader for prometheus.WriteRequest (no generated code).
 """
 import http.client
@@ -214,19 +216,20 @@ class Attempt:
         return 200 <= self.status < 300
 
 
-class FaultFront:
-    """A remote-write endpoint on 127.0.0.1 that forwards to forward_port (the verifier) or misbehaves.
+class FaultListener:
+    """A remote-write endpoint on 127.0.0.1 that forwards every POST to forward_port or misbehaves; what it
+    records of each request is its subclass's record().
 
-    set_pass(), set_status(code, body) and refuse() / reopen() switch modes. attempts(): every POST as an
-    Attempt(t monotonic, wall_ms, status, samples [(labels, ts, v)], error, signed). forward_path: the path to
-    forward to instead of the request's own (straight to a receiver's /api/v1/write)."""
+    set_pass(), set_status(code, body, headers) and refuse() / reopen() switch modes: pass forwards byte for byte
+    (Host and signature included) to forward_path, else the request's own path; a status answers every POST
+    with it (a body starting with "{" as JSON, no body for 204/304). refuse() closes the listener and shuts
+    down every open connection; reopen() binds the same port again."""
 
-    def __init__(self, forward_port, name="front", forward_path=None):
+    def __init__(self, forward_port, name, forward_path=None):
         self.name = name
         self.forward_port, self.forward_path = forward_port, forward_path
         self.lock = threading.Lock()
         self.mode = ("pass",)
-        self._attempts = []
         self.conns = set()
         self.server = None
         self.port = 0
@@ -287,31 +290,37 @@ class FaultFront:
         with self.lock:
             self.mode = ("pass",)
 
-    def set_status(self, code, body="unavailable\n"):
+    def set_status(self, code, body="unavailable\n", headers=()):
         with self.lock:
-            self.mode = ("status", code, body)
+            self.mode = ("status", code, body, tuple(headers))
+
+    def record(self, h, body, arrived, wall_ms, status):
+        """Called for every POST once its answer is known, before it is sent (so a sender that saw the answer
+        finds it recorded)."""
+        raise NotImplementedError
 
     def handle(self, h):
         arrived, wall_ms = time.monotonic(), time.time() * 1000.0
         body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
-        signed = h.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
         with self.lock:
             mode = self.mode
-        try:
-            samples, error = flat_samples(decode_write_request(snappy.uncompress(body))), None
-        except Exception as e:  # noqa: BLE001 - recorded; the test's decoding check fails on it
-            samples, error = [], f"undecodable: {e}"
         if mode[0] == "pass":
             status, rbody, rtype = self.forward(h, body)
+            extra = ()
         else:
-            status, rbody, rtype = mode[1], mode[2].encode(), "text/plain"
-        with self.lock:
-            self._attempts.append(Attempt(arrived, wall_ms, status, samples, error, signed))
+            _, status, text, extra = mode
+            rtype = "application/json" if text.startswith("{") else "text/plain"
+            rbody = text.encode()
+        self.record(h, body, arrived, wall_ms, status)
         h.send_response(status)
-        h.send_header("Content-Type", rtype)
-        h.send_header("Content-Length", str(len(rbody)))
+        for name, value in extra:
+            h.send_header(name, value)
+        if status not in (204, 304):  # no body, and no Content-Length either (RFC 9110)
+            h.send_header("Content-Type", rtype)
+            h.send_header("Content-Length", str(len(rbody)))
         h.end_headers()
-        h.wfile.write(rbody)
+        if status not in (204, 304):
+            h.wfile.write(rbody)
 
     def forward(self, h, body):
         conn = http.client.HTTPConnection(LOOPBACK, self.forward_port, timeout=10)
@@ -324,9 +333,40 @@ class FaultFront:
             r = conn.getresponse()
             return r.status, r.read(), r.getheader("Content-Type", "text/plain")
         except OSError as e:
-            return 502, f"front: verifier unreachable: {e}\n".encode(), "text/plain"
+            return 502, f"{self.name}: verifier unreachable: {e}\n".encode(), "text/plain"
         finally:
             conn.close()
+
+
+def connect_probe(port):
+    """What a new connection to 127.0.0.1:port meets: "connected", "refused", or the error's text."""
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=2).close()
+        return "connected"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return str(e)
+
+
+class FaultFront(FaultListener):
+    """A FaultListener that decodes every request with decode_write_request().
+
+    attempts(): every POST as an Attempt(t monotonic, wall_ms, status, samples [(labels, ts, v)], error, signed).
+    forward_path: the path to forward to instead of the request's own (straight to a receiver's /api/v1/write)."""
+
+    def __init__(self, forward_port, name="front", forward_path=None):
+        self._attempts = []
+        super().__init__(forward_port, name, forward_path)
+
+    def record(self, h, body, arrived, wall_ms, status):
+        signed = h.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
+        try:
+            samples, error = flat_samples(decode_write_request(snappy.uncompress(body))), None
+        except Exception as e:  # noqa: BLE001 - recorded; the test's decoding check fails on it
+            samples, error = [], f"undecodable: {e}"
+        with self.lock:
+            self._attempts.append(Attempt(arrived, wall_ms, status, samples, error, signed))
 
     def attempts(self):
         with self.lock:

@@ -15,70 +15,71 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Cumulative counters of a sender that takes `in` samples/s, delivers `out` samples/s, spending
-// `busy` seconds per second in sends, `delay` seconds behind.
+// A sender that takes `in` samples/s, delivers `out` samples/s, spending `busy` seconds per second in sends,
+// `delay` seconds behind.
 struct load {
   double in, out, busy, delay;
 };
 
-std::size_t run(shard_tuner& t, std::size_t shards, load l, int ticks, bool sent = true, bool throttled = false) {
-  static shard_inputs acc;
-  static const shard_tuner* owner = nullptr;
-  if (owner != &t) acc = {}, owner = &t;
-  for (int i = 0; i < ticks; ++i) {
-    acc.samples_in += static_cast<std::uint64_t>(l.in * 10);
-    acc.samples_out += static_cast<std::uint64_t>(l.out * 10);
-    acc.send_seconds += l.busy * 10;
-    acc.highest_received_s += 10;
-    acc.highest_sent_s = acc.highest_received_s - l.delay;
-    acc.sent_recently = sent;
-    acc.throttled = throttled;
-    shards = t.tick(acc, shards);
+// A tuner and the sender's cumulative counters, which each tick advances by 10 s of a load.
+struct driven_tuner {
+  shard_tuner tuner;
+  shard_inputs acc{};
+
+  driven_tuner(std::size_t min_shards, std::size_t max_shards) : tuner(min_shards, max_shards) {}
+
+  std::size_t run(std::size_t shards, load l, int ticks, bool sent = true, bool throttled = false) {
+    for (int i = 0; i < ticks; ++i) {
+      acc.samples_in += static_cast<std::uint64_t>(l.in * 10);
+      acc.samples_out += static_cast<std::uint64_t>(l.out * 10);
+      acc.send_seconds += l.busy * 10;
+      acc.highest_received_s += 10;
+      acc.highest_sent_s = acc.highest_received_s - l.delay;
+      acc.sent_recently = sent;
+      acc.throttled = throttled;
+      shards = tuner.tick(acc, shards);
+    }
+    return shards;
   }
-  return shards;
+};
+
+// What a new tuner within [min_shards, max_shards], running `shards`, answers after `ticks` ticks of `l`.
+std::size_t fresh(std::size_t min_shards, std::size_t max_shards, std::size_t shards, load l, int ticks = 1,
+                  bool sent = true, bool throttled = false) {
+  return driven_tuner(min_shards, max_shards).run(shards, l, ticks, sent, throttled);
 }
 
 TEST(shard_tuner, sizes_for_the_incoming_rate_and_time_per_sample) {
-  shard_tuner t(1, 200);
+  driven_tuner t(1, 200);
   // 10k samples/s in and out, 2 s of sending per second (e.g. 4 shards each busy half the time): 2 shards.
-  EXPECT_EQ(run(t, 4, {10000, 10000, 2, 0}, 1), 2u);
-  EXPECT_NEAR(t.desired(), 2.0, 1e-9);
+  EXPECT_EQ(t.run(4, {10000, 10000, 2, 0}, 1), 2u);
+  EXPECT_NEAR(t.tuner.desired(), 2.0, 1e-9);
   // 6 s of sending per second at the same rate: 6 shards (a change of more than 30%).
-  EXPECT_EQ(run(t, 2, {10000, 10000, 6, 0}, 20), 6u);
+  EXPECT_EQ(t.run(2, {10000, 10000, 6, 0}, 20), 6u);
 }
 
 TEST(shard_tuner, changes_within_30_percent_are_ignored_and_bounds_hold) {
-  shard_tuner t(2, 8);
-  EXPECT_EQ(run(t, 10, {1000, 1000, 11.5, 0}, 3), 10u) << "12 is within 30% of 10";
-  shard_tuner small(2, 8);
-  EXPECT_EQ(run(small, 4, {1000, 1000, 40, 0}, 1), 8u) << "max_shards";
-  shard_tuner low(2, 8);
-  EXPECT_EQ(run(low, 4, {1000, 1000, 0.01, 0}, 1), 2u) << "min_shards";
+  EXPECT_EQ(fresh(2, 8, 10, {1000, 1000, 11.5, 0}, 3), 10u) << "12 is within 30% of 10";
+  EXPECT_EQ(fresh(2, 8, 4, {1000, 1000, 40, 0}), 8u) << "max_shards";
+  EXPECT_EQ(fresh(2, 8, 4, {1000, 1000, 0.01, 0}), 2u) << "min_shards";
 }
 
 TEST(shard_tuner, a_backlog_adds_shards_to_catch_up_and_blocks_shrinking) {
-  shard_tuner t(1, 200);
   // 1000 samples/s, 0.5 s busy per second, but 600 s behind: pending 600k samples, 5% of them per second.
-  const std::size_t n = run(t, 1, {1000, 1000, 0.5, 600}, 1);
-  EXPECT_EQ(n, 16u) << "0.0005 s/sample * (1000 + 0.05 * 600000) = 15.5";
-  shard_tuner s(1, 200);
-  EXPECT_EQ(run(s, 8, {1000, 1000, 0.5, 30}, 1), 8u) << "fewer shards are refused while 30 s behind";
-  shard_tuner s2(1, 200);
-  EXPECT_EQ(run(s2, 8, {1000, 1000, 0.5, 0}, 1), 1u) << "and taken when caught up";
+  EXPECT_EQ(fresh(1, 200, 1, {1000, 1000, 0.5, 600}), 16u)
+      << "0.0005 s/sample * (1000 + 0.05 * 600000) = 15.5";
+  EXPECT_EQ(fresh(1, 200, 8, {1000, 1000, 0.5, 30}), 8u) << "fewer shards are refused while 30 s behind";
+  EXPECT_EQ(fresh(1, 200, 8, {1000, 1000, 0.5, 0}), 1u) << "and taken when caught up";
 }
 
 TEST(shard_tuner, a_throttling_receiver_gets_no_more_shards_but_may_get_fewer) {
-  shard_tuner t(1, 200);
-  EXPECT_EQ(run(t, 4, {10000, 10000, 40, 0}, 1, true, /*throttled=*/true), 4u);
-  shard_tuner s(1, 200);
-  EXPECT_EQ(run(s, 8, {1000, 1000, 0.5, 0}, 1, true, /*throttled=*/true), 1u);
+  EXPECT_EQ(fresh(1, 200, 4, {10000, 10000, 40, 0}, 1, true, /*throttled=*/true), 4u);
+  EXPECT_EQ(fresh(1, 200, 8, {1000, 1000, 0.5, 0}, 1, true, /*throttled=*/true), 1u);
 }
 
 TEST(shard_tuner, nothing_changes_without_a_recent_successful_send_or_any_output) {
-  shard_tuner t(1, 200);
-  EXPECT_EQ(run(t, 4, {10000, 10000, 40, 0}, 1, /*sent=*/false), 4u);
-  shard_tuner idle(1, 200);
-  EXPECT_EQ(run(idle, 4, {0, 0, 0, 0}, 3), 4u) << "no samples out: no basis";
+  EXPECT_EQ(fresh(1, 200, 4, {10000, 10000, 40, 0}, 1, /*sent=*/false), 4u);
+  EXPECT_EQ(fresh(1, 200, 4, {0, 0, 0, 0}, 3), 4u) << "no samples out: no basis";
 }
 
 // --- the queue's re-split ------------------------------------------------------------------------------
