@@ -4,7 +4,7 @@
 # (b) the same config plus scrape_configs: TARGETS targets of SERIES series every 1 s, remote-written to a sink.
 # A fresh sidecar per run, (a) and (b) alternating ROUNDS times; per run and as medians: req/s, p50, p99, and
 # the ratios b/a. Targets as in scraper_bench.sh: one nginx port on 0.0.0.0 (127.0.0.0/8 only), target i at
-# 127.0.<1 + i/250>.<1 + i%250>; the sink is the same nginx (return 204).
+# 127.0.<1 + i/250>.<1 + i%250>; the sink is the targets' nginx (return 204), the origin an nginx of its own.
 # Usage: [TARGETS=200] [SERIES=200] [ROUNDS=3] [WARMUP=5] [SIDECAR=path] bench/proxy_with_scraper.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,22 +44,35 @@ for k in range(n):
 open(f"{work}/pages/target.prom", "w").write("\n".join(page) + "\n")
 PY
 
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 1;
+# Two nginx processes of one worker each: the proxied origin apart from the scrape targets and the sink, so
+# that the busy runs' scrapes do not slow the origin the proxy forwards to (its latency is what is measured).
+nginx_common="worker_processes 1;
 worker_rlimit_nofile 20000;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 16384; }
+events { worker_connections 16384; }"
+cat >"$work/origin.conf" <<NGINX
+$nginx_common
+pid $work/origin.pid;
+error_log $work/origin-error.log warn;
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$origin_port;
+    location = /metrics { default_type text/plain; alias $work/metrics; }
+  }
+}
+NGINX
+cat >"$work/targets.conf" <<NGINX
+$nginx_common
+pid $work/targets.pid;
+error_log $work/targets-error.log warn;
 http {
   access_log off;
   log_format scrape '\$msec \$status';
   keepalive_requests 1000000;
   keepalive_timeout 300s;
   client_max_body_size 64m;
-  server {
-    listen 127.0.0.1:$origin_port;
-    location = /metrics { default_type text/plain; alias $work/metrics; }
-  }
   server {
     listen 0.0.0.0:$page_port;
     allow 127.0.0.0/8;
@@ -70,10 +83,12 @@ http {
   }
 }
 NGINX
-nginx -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
-pids+=($!)
-sleep 0.5
-kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/nginx-error.log" >&2; echo "nginx did not start" >&2; exit 1; }
+for conf in origin targets; do
+  nginx -c "$work/$conf.conf" -p "$work" -g 'daemon off;' &
+  pids+=($!)
+  sleep 0.5
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/$conf-error.log" >&2; echo "nginx ($conf) did not start" >&2; exit 1; }
+done
 
 routes="listen: \"127.0.0.1:$listen_port\"
 admin_listen: \"127.0.0.1:$admin_port\"
