@@ -376,7 +376,9 @@ def main():
     t.section("the proxy after all that")
     t.check(proxy.process.alive(), "the proxy process is alive")
     rss = proxy.rss_kib()
-    t.check(rss is not None and rss < 200 * 1024, f"RSS is sane: {rss} KiB (started at {rss_start} KiB)")
+    # Growth, not the absolute figure: under ASan the process starts near 200 MB (shadow memory, quarantine).
+    t.check(rss is not None and rss_start is not None and rss - rss_start < 128 * 1024,
+            f"RSS is sane: {rss} KiB, grew by less than 128 MiB (started at {rss_start} KiB)")
     m = proxy.metrics()
     t.check(t.metric_sum(m, "sigv4_sidecar_client_errors_total") >= 20,
             "sigv4_sidecar_client_errors_total counted the refused requests",
