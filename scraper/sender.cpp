@@ -254,7 +254,6 @@ void remote_sender::append(const sample_batch& batch) {
 asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
   ++running_;
   auto& timer = *wake_[shard];
-  steady::time_point first_attempt{};
   for (;;) {
     if (shard >= queue_.shards()) break;  // resharded to fewer
     auto b = queue_.take_batch(shard, steady::now(), flushing_ ? take_mode::flush : take_mode::when_due);
@@ -266,7 +265,6 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
       continue;
     }
     const auto started = steady::now();
-    if (b->attempt == 0) first_attempt = started;
     outcome o = co_await send(*b);
     const auto ended = steady::now();
     metrics_.sent_batch_duration.with({rt_.name, rt_.url_text})
@@ -274,7 +272,9 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
     const bool done = o.kind == outcome_kind::success || o.kind == outcome_kind::drop;
     if (done) {
       for (const auto& r : b->records) acks_.done(r.origin);
-      send_seconds_ += std::chrono::duration<double>(ended - first_attempt).count();
+      // Only the request that completed the batch: the backoff waits and failed attempts of an outage are no
+      // sign of a slow receiver, and counted they made the tuner jump to max_shards at the recovery.
+      send_seconds_ += std::chrono::duration<double>(ended - started).count();
     }
     if (o.kind == outcome_kind::success) last_success_ = ended;
     if (o.throttled) last_throttled_ = ended;

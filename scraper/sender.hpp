@@ -95,7 +95,7 @@ class remote_sender final : public appender, public std::enable_shared_from_this
   std::unique_ptr<boost::asio::steady_timer> tune_timer_;
   shard_tuner tuner_;
   std::vector<bool> loop_running_;
-  double send_seconds_ = 0;  // first attempt to completion, every batch (the tuner's input)
+  double send_seconds_ = 0;  // the completing request of every batch (the tuner's input)
   std::int64_t newest_received_ms_ = 0;  // without a spool
   std::chrono::steady_clock::time_point last_success_{};
   std::chrono::steady_clock::time_point last_throttled_{};

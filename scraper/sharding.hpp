@@ -11,7 +11,11 @@
 // while more than 10 s behind is refused, and nothing changes unless a send succeeded in the last interval
 // (during an outage more shards would only queue more retries). Ours: no increase while the receiver throttles
 // (a 429 or a Retry-After in the last interval): the time spent backing off would read as a need for more
-// shards, and more shards would hit a throttling receiver harder (Prometheus 2.42 does add them).
+// shards, and more shards would hit a throttling receiver harder (Prometheus 2.42 does add them). Also ours:
+// "send seconds" are those of the request that completed each batch, not from its first attempt (2.42 times
+// sendSamplesWithBackoff whole): after an outage the first batch's minutes of backoff made the time per sample
+// look a hundred times too long and the shards jump to max_shards, with max_shards x capacity samples in
+// memory and as many requests at once against a receiver that has just come back.
 //
 // With the spool, "received" is the newest sample spooled and "in" is what the reader hands the queue, so a
 // backlog after an outage shows as delay and pending samples: the shards grow to catch up, then shrink.
@@ -25,7 +29,7 @@ struct shard_inputs {
   std::uint64_t samples_in = 0;       // cumulative: given to the queue
   std::uint64_t samples_out = 0;      // cumulative: sends completed (delivered or failed for good)
   std::uint64_t samples_dropped = 0;  // cumulative: dropped before a send
-  double send_seconds = 0;            // cumulative: time from a batch's first attempt to its completion
+  double send_seconds = 0;            // cumulative: time of the request that completed each batch
   double highest_received_s = 0;      // newest sample timestamp received (spooled), seconds
   double highest_sent_s = 0;          // newest sample timestamp delivered, seconds
   bool sent_recently = false;         // a send succeeded within the last update_interval
