@@ -107,6 +107,7 @@ void instance_spool::set_consumers(std::shared_ptr<appender> memory_fallback, st
 void instance_spool::append(const sample_batch& batch) {
   if (batch.empty()) return;
   for (const auto& e : batch.entries()) newest_ms_ = std::max(newest_ms_, e.t_ms);
+  received_ += batch.size();
   if (stopped_ || steady::now() < retry_at_) {
     if (memory_) memory_->append(batch);
     return;

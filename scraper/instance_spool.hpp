@@ -54,6 +54,9 @@ class instance_spool final : public appender, public std::enable_shared_from_thi
   // The newest sample timestamp spooled since this start (ms; 0 before the first): dynamic sharding's
   // "highest received".
   std::int64_t newest_ms() const { return newest_ms_; }
+  // Samples given to append() since this start (spooled or not): dynamic sharding's incoming rate, which a
+  // reader's rate (it follows the send rate) would make feed on itself during a catch-up.
+  std::uint64_t received_samples() const { return received_; }
   const std::string& dir() const { return dir_; }
 
   void start();  // the sync timer
@@ -85,6 +88,7 @@ class instance_spool final : public appender, public std::enable_shared_from_thi
   std::chrono::steady_clock::time_point retry_at_{};
   bool stopped_ = false;
   std::int64_t newest_ms_ = 0;
+  std::uint64_t received_ = 0;
   spool::stats published_{};
 };
 

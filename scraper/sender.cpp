@@ -85,7 +85,9 @@ asio::awaitable<void> remote_sender::tune_loop() {
     if (stopping_) break;
     const auto& st = queue_.stats();
     shard_inputs in;
-    in.samples_in = st.samples_in;
+    // With a spool, what arrives is what the scrapes append, not what the reader hands the queue (that follows
+    // the sends, so a backlog would grow the shards by itself, tick after tick, to max_shards).
+    in.samples_in = rt_.spool ? rt_.spool->received_samples() : st.samples_in;
     in.samples_out = st.samples_sent + st.samples_failed;
     in.samples_dropped = st.samples_dropped;
     in.send_seconds = send_seconds_;
@@ -136,7 +138,11 @@ asio::awaitable<void> remote_sender::feed_loop() {
   ++running_;
   auto& timer = *feed_timer_;
   while (!stopping_) {
-    if (queue_.has_room() && feed_once()) {
+    // What is on disk need not wait in memory: two batches per shard keep every shard busy.
+    const bool room = queue_.has_room() &&
+                      queue_.stats().samples_pending <
+                          2 * std::max<std::size_t>(1, rt_.queue.max_samples_per_send) * queue_.shards();
+    if (room && feed_once()) {
       // Let the shards send (and the scrapes run) between reads of a backlog.
       co_await asio::post(ex_, asio::use_awaitable);
       continue;
@@ -282,7 +288,7 @@ asio::awaitable<void> remote_sender::shard_loop(std::size_t shard) {
     queue_.complete(shard, b->id, o, ended);
     if (queue_.shards() != shards_before) sync_loops();
     commit_acks();
-    if (feed_timer_ && queue_.has_room()) wake_feed();
+    if (feed_timer_) wake_feed();  // room again, perhaps: feed_loop asks
     publish();
   }
   if (shard < loop_running_.size()) loop_running_[shard] = false;
