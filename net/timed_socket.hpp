@@ -9,6 +9,7 @@
 // with beast::error::timeout; its socket operations are cancelled, not the socket closed, so the caller can
 // still answer (a 408) before it closes. An operation started after the deadline fails at once (posted).
 // One read and one write may be outstanding together (they share the deadline).
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -110,5 +111,14 @@ class timed_socket {
 
   std::shared_ptr<impl> impl_;
 };
+
+// Closes a connection whose peer may still be sending (an early 413, 431, 400, 408 or 503): shuts the write
+// side, so the answer already written is followed by a FIN, then reads and discards until the peer closes,
+// `total` has passed or `max_bytes` were discarded, then closes. Closing at once with unread bytes makes the
+// kernel send a reset, which throws away the answer in the peer's receive queue before a client that writes
+// its whole request before reading (urllib, most remote-write clients) has read it. Returns the bytes
+// discarded. total == 0 closes at once.
+boost::asio::awaitable<std::size_t> lingering_close(timed_socket& s, std::chrono::milliseconds total,
+                                                    std::size_t max_bytes);
 
 }  // namespace sigv4::net

@@ -58,6 +58,7 @@ void read_timeouts(yaml_reader& r, const YAML::Node& node, int line, timeouts_co
       {"upstream_response_header", &timeouts_config::upstream_response_header, false},
       {"upstream_idle", &timeouts_config::upstream_idle, true},
       {"shutdown_grace", &timeouts_config::shutdown_grace, true},
+      {"lingering_close", &timeouts_config::lingering_close, true},
   };
   std::vector<std::string_view> known;
   for (const auto& f : fields) known.push_back(f.key);

@@ -79,6 +79,10 @@ struct timeouts_config {
   std::chrono::milliseconds upstream_response_header = 60s;
   std::chrono::milliseconds upstream_idle = 30s;   // pooled connection lifetime while idle
   std::chrono::milliseconds shutdown_grace = 15s;
+  // After an early error (413, 431, 400, 408, 503) the client may still be sending: keep reading and
+  // discarding for at most this long (and at most 64 MiB) so that the kernel does not reset the
+  // connection over unread bytes before the client has read the answer (nginx's lingering_close). 0: close.
+  std::chrono::milliseconds lingering_close = 5s;
 };
 
 struct tls_config {

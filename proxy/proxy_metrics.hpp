@@ -37,6 +37,10 @@ struct proxy_metrics {
                                     {"upstream"})),
         client_errors(r.counters("sigv4_sidecar_client_errors_total",
                                  "Requests refused before routing (malformed, too large, timeouts).", {"kind"})),
+        lingering_closes(r.counters("sigv4_sidecar_client_lingering_closes_total",
+                                    "Client connections closed after an early error by reading and discarding "
+                                    "what the client still sent (so that it can read the answer), by where.",
+                                    {"where"})),
         connections(r.gauges("sigv4_sidecar_client_connections", "Open client connections.")),
         busy_poll_seconds(unit(r.counters("sigv4_sidecar_busy_poll_seconds_total",
                                           "CPU time idle workers spent polling before they slept.", {"worker"}),
@@ -58,6 +62,7 @@ struct proxy_metrics {
   obs::counter_family& upstream_errors;
   obs::counter_family& upstream_retries;
   obs::counter_family& client_errors;
+  obs::counter_family& lingering_closes;
   obs::gauge_family& connections;
   obs::counter_family& busy_poll_seconds;
   obs::counter_family& busy_poll_wakeups;

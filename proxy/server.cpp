@@ -233,7 +233,7 @@ class server {
       auto rt = shared_.rt.load();
       if (shared_.connections.load() >= rt->cfg.limits.max_connections) {
         shared_.metrics.client_errors.with({"too_many_connections"}).inc();
-        asio::co_spawn(w.ioc, refuse(std::move(socket), rt->cfg.limits.max_connections), asio::detached);
+        asio::co_spawn(w.ioc, refuse(shared_, std::move(socket), rt->cfg), asio::detached);
         continue;
       }
       asio::co_spawn(w.ioc, run_session(w, std::move(socket)),
@@ -241,11 +241,21 @@ class server {
     }
   }
 
-  static asio::awaitable<void> refuse(tcp::socket socket, std::size_t limit) {
+  // The 503 over max_connections, closed lingeringly (the client's request may be arriving) while fewer than
+  // max_connections refusals are lingering, so that a flood holds at most twice the limit in descriptors.
+  static asio::awaitable<void> refuse(shared_state& s, tcp::socket socket, const config& cfg) {
+    struct count_guard {
+      std::atomic<std::size_t>& n;
+      std::size_t before = n.fetch_add(1);
+      ~count_guard() { n.fetch_sub(1); }
+    } counted{s.refusing};
     net::timed_socket stream(std::move(socket));
-    co_await send_error(stream, 503, "too many connections (limit " + std::to_string(limit) + ")", false, 11);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_await send_error(stream, 503, "too many connections (limit " + std::to_string(cfg.limits.max_connections) + ")",
+                        false, 11);
+    auto linger = counted.before < cfg.limits.max_connections ? cfg.timeouts.lingering_close
+                                                              : std::chrono::milliseconds(0);
+    if (linger.count() > 0) s.metrics.lingering_closes.with({"refused"}).inc();
+    co_await net::lingering_close(stream, linger, 1u << 20);
   }
 
   asio::awaitable<void> admin_loop() {

@@ -39,6 +39,7 @@ struct shared_state {
   scraper::manager* scraper = nullptr;  // the bundled scraper; it runs only when the config has scrape jobs
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> refusing{0};  // connections over max_connections still being answered 503
 };
 
 struct worker {

@@ -26,6 +26,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+// What a lingering close discards at most before it closes anyway.
+constexpr std::size_t max_linger_bytes = 64u << 20;
+
 bool has_body_pending(const http::request_parser<hashing_body>& p) { return !p.is_done(); }
 
 std::size_t header_bytes(const http::request<hashing_body>& req) {
@@ -71,6 +74,8 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
   buffer.reserve(16 * 1024);  // Beast reads into spare capacity only: 16 KiB per read, not 512 bytes
   payload_hasher hasher;
   bool first = true;
+  // Set when the session ends on an early answer while the client may still be sending.
+  bool linger = false;
 
   for (;;) {
     auto rt = s.rt.load();
@@ -120,6 +125,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
         s.metrics.client_errors.with({"malformed"}).inc();
         co_await send_error(client, 400, "malformed request: " + hec.message(), false, 11);
       }
+      linger = true;
       break;
     }
 
@@ -145,6 +151,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       co_await send_error(client, 431,
                           "request header larger than " + std::to_string(rt->cfg.limits.max_header_bytes) + " bytes",
                           false, ctx.version);
+      linger = true;
       break;
     }
     // A Transfer-Encoding that does not end in chunked leaves the body length to guesswork (RFC 9112 6.3):
@@ -153,17 +160,20 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       s.metrics.client_errors.with({"malformed"}).inc();
       co_await send_error(client, 400, "unsupported Transfer-Encoding (only chunked is accepted)", false,
                           ctx.version);
+      linger = true;
       break;
     }
     // Both framings at once is how requests are smuggled past proxies: refuse rather than pick one.
     if (req.count(http::field::content_length) != 0 && req.count(http::field::transfer_encoding) != 0) {
       s.metrics.client_errors.with({"malformed"}).inc();
       co_await send_error(client, 400, "request has both Content-Length and Transfer-Encoding", false, ctx.version);
+      linger = true;
       break;
     }
     if (ctx.version >= 11 && req.count(http::field::host) != 1) {
       s.metrics.client_errors.with({"malformed"}).inc();
       co_await send_error(client, 400, "HTTP/1.1 request needs exactly one Host header", false, ctx.version);
+      linger = true;
       break;
     }
 
@@ -175,7 +185,10 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       // Unread body bytes would be taken for the next request: close instead.
       bool keep = ctx.client_keep_alive && !has_body_pending(parser);
       co_await finish_with_error(ctx, d.status, d.reason, keep);
-      if (!keep) break;
+      if (!keep) {
+        linger = true;
+        break;
+      }
       continue;
     }
 
@@ -188,7 +201,10 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       co_await finish_with_error(ctx, 503, "no AWS credentials available: " + store.unavailable_reason() +
                                                "; the request was not sent",
                                  keep);
-      if (!keep) break;
+      if (!keep) {
+        linger = true;
+        break;
+      }
       continue;
     }
     if (creds->expiration && *creds->expiration <= std::chrono::system_clock::now()) {
@@ -199,7 +215,10 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
                                      " have expired and could not be refreshed (" + store.unavailable_reason() +
                                      "); the request was not sent",
                                  keep);
-      if (!keep) break;
+      if (!keep) {
+        linger = true;
+        break;
+      }
       continue;
     }
 
@@ -239,6 +258,9 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
           s.metrics.client_errors.with({"malformed"}).inc();
           co_await finish_with_error(ctx, 400, "malformed request body: " + bec.message(), false);
         }
+        // Unless the client has gone (it closed or reset mid-body), it may still be sending.
+        linger = bec != http::error::end_of_stream && bec != asio::error::connection_reset &&
+                 bec != http::error::partial_message;
         break;
       }
     }
@@ -255,6 +277,11 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     if (!ctx.client_keep_alive) break;
   }
 
+  if (linger) {
+    s.metrics.lingering_closes.with({"session"}).inc();
+    co_await net::lingering_close(client, s.rt.load()->cfg.timeouts.lingering_close, max_linger_bytes);
+    co_return;
+  }
   beast::error_code ec;
   client.socket().shutdown(tcp::socket::shutdown_send, ec);
   client.close();
