@@ -14,6 +14,7 @@
 #include "net/event_loop.hpp"
 #include "net/tls.hpp"
 #include "proxy/cpu_limit.hpp"
+#include "proxy/fd_limit.hpp"
 #include "proxy/credentials.hpp"
 #include "obs/log.hpp"
 #include "proxy/forward.hpp"
@@ -389,6 +390,21 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   obs::parse_level(res.cfg->log_level, l);
   obs::configure(l, res.cfg->log_format == "json" ? obs::log_format::json : obs::log_format::logfmt);
   log_warnings(res);
+  {
+    const auto fds = raise_fd_limit();
+    const auto need = fds_needed(res.cfg->limits.max_connections,
+                                 res.cfg->pool.max_idle_per_upstream * std::max<std::size_t>(1, res.cfg->routes.size()));
+    if (!fds.error.empty()) obs::warn("cannot raise the open-file limit", {{"error", fds.error}});
+    if (fds.soft < need) {
+      obs::warn("the open-file limit is below what max_connections needs: accepts fail with EMFILE before the "
+                "503 at the limit; raise LimitNOFILE / ulimit -n or lower limits.max_connections",
+                {{"open_files", std::to_string(fds.soft)}, {"needed", std::to_string(need)},
+                 {"max_connections", std::to_string(res.cfg->limits.max_connections)}});
+    } else if (fds.soft != fds.before) {
+      obs::debug("raised the open-file limit",
+                 {{"from", std::to_string(fds.before)}, {"to", std::to_string(fds.soft)}});
+    }
+  }
 
   std::unique_ptr<asio::ssl::context> tls;
   try {

@@ -1,0 +1,27 @@
+#pragma once
+// The process' open-file limit. Debian's default soft limit is 1024, the size of the default max_connections
+// alone: a sidecar that keeps it fails accepts with EMFILE long before it answers 503 at the limit. At start the
+// soft limit is raised to the hard one (as Go's runtime and nginx's worker_rlimit_nofile do); what it needs is
+// then checked against what the config allows.
+#include <cstddef>
+#include <string>
+
+namespace sigv4::app {
+
+struct fd_limit {
+  std::size_t before = 0;  // the soft limit the process started with (0: could not be read)
+  std::size_t soft = 0;    // the soft limit now
+  std::size_t hard = 0;
+  std::string error;       // why raising failed, when it did
+};
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit (capped at `cap`; glibc's select-free code has no need of
+// less) and returns what it found and set.
+fd_limit raise_fd_limit(std::size_t cap = 1u << 20);
+
+// Descriptors a config needs under a flood: each client connection, as many refusals lingering over the limit,
+// an upstream connection per client in flight, the idle pool, and a reserve for files, the scraper's targets
+// and the admin listener. Used to warn at start when the limit is lower.
+std::size_t fds_needed(std::size_t max_connections, std::size_t idle_pool);
+
+}  // namespace sigv4::app
