@@ -23,5 +23,8 @@ fd_limit raise_fd_limit(std::size_t cap = 1u << 20);
 // an upstream connection per client in flight, the idle pool, and a reserve for files, the scraper's targets
 // and the admin listener. Used to warn at start when the limit is lower.
 std::size_t fds_needed(std::size_t max_connections, std::size_t idle_pool);
+// The most client connections `open_files` descriptors carry by that measure (at least 1): the limit the
+// sidecar enforces when the configured max_connections needs more, so that a flood still gets its 503s.
+std::size_t connections_for_fds(std::size_t open_files, std::size_t idle_pool);
 
 }  // namespace sigv4::app

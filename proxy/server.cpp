@@ -232,9 +232,11 @@ class server {
       boost::system::error_code opt_ec;
       socket.set_option(tcp::no_delay(true), opt_ec);
       auto rt = shared_.rt.load();
-      if (shared_.connections.load() >= rt->cfg.limits.max_connections) {
+      const auto limit = std::min(rt->cfg.limits.max_connections, shared_.connection_cap);
+      if (shared_.connections.load() >= limit) {
         shared_.metrics.client_errors.with({"too_many_connections"}).inc();
-        asio::co_spawn(w.ioc, refuse(shared_, std::move(socket), rt->cfg), asio::detached);
+        asio::co_spawn(w.ioc, refuse(shared_, std::move(socket), limit, rt->cfg.timeouts.lingering_close),
+                       asio::detached);
         continue;
       }
       asio::co_spawn(w.ioc, run_session(w, std::move(socket)),
@@ -244,17 +246,16 @@ class server {
 
   // The 503 over max_connections, closed lingeringly (the client's request may be arriving) while fewer than
   // max_connections refusals are lingering, so that a flood holds at most twice the limit in descriptors.
-  static asio::awaitable<void> refuse(shared_state& s, tcp::socket socket, const config& cfg) {
+  static asio::awaitable<void> refuse(shared_state& s, tcp::socket socket, std::size_t limit,
+                                      std::chrono::milliseconds lingering_close) {
     struct count_guard {
       std::atomic<std::size_t>& n;
       std::size_t before = n.fetch_add(1);
       ~count_guard() { n.fetch_sub(1); }
     } counted{s.refusing};
     net::timed_socket stream(std::move(socket));
-    co_await send_error(stream, 503, "too many connections (limit " + std::to_string(cfg.limits.max_connections) + ")",
-                        false, 11);
-    auto linger = counted.before < cfg.limits.max_connections ? cfg.timeouts.lingering_close
-                                                              : std::chrono::milliseconds(0);
+    co_await send_error(stream, 503, "too many connections (limit " + std::to_string(limit) + ")", false, 11);
+    auto linger = counted.before < limit ? lingering_close : std::chrono::milliseconds(0);
     if (linger.count() > 0) s.metrics.lingering_closes.with({"refused"}).inc();
     co_await net::lingering_close(stream, linger, 1u << 20);
   }
@@ -390,20 +391,19 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   obs::parse_level(res.cfg->log_level, l);
   obs::configure(l, res.cfg->log_format == "json" ? obs::log_format::json : obs::log_format::logfmt);
   log_warnings(res);
-  {
-    const auto fds = raise_fd_limit();
-    const auto need = fds_needed(res.cfg->limits.max_connections,
-                                 res.cfg->pool.max_idle_per_upstream * std::max<std::size_t>(1, res.cfg->routes.size()));
-    if (!fds.error.empty()) obs::warn("cannot raise the open-file limit", {{"error", fds.error}});
-    if (fds.soft < need) {
-      obs::warn("the open-file limit is below what max_connections needs: accepts fail with EMFILE before the "
-                "503 at the limit; raise LimitNOFILE / ulimit -n or lower limits.max_connections",
-                {{"open_files", std::to_string(fds.soft)}, {"needed", std::to_string(need)},
-                 {"max_connections", std::to_string(res.cfg->limits.max_connections)}});
-    } else if (fds.soft != fds.before) {
-      obs::debug("raised the open-file limit",
-                 {{"from", std::to_string(fds.before)}, {"to", std::to_string(fds.soft)}});
-    }
+  const auto fds = raise_fd_limit();
+  const std::size_t idle_pool =
+      res.cfg->pool.max_idle_per_upstream * std::max<std::size_t>(1, res.cfg->routes.size());
+  if (!fds.error.empty()) obs::warn("cannot raise the open-file limit", {{"error", fds.error}});
+  if (fds.soft < fds_needed(res.cfg->limits.max_connections, idle_pool)) {
+    obs::warn("the open-file limit is too low for max_connections: fewer connections are accepted, the rest get "
+              "503; raise LimitNOFILE / ulimit -n",
+              {{"open_files", std::to_string(fds.soft)},
+               {"needed", std::to_string(fds_needed(res.cfg->limits.max_connections, idle_pool))},
+               {"max_connections", std::to_string(res.cfg->limits.max_connections)},
+               {"max_connections_effective", std::to_string(connections_for_fds(fds.soft, idle_pool))}});
+  } else if (fds.soft != fds.before) {
+    obs::debug("raised the open-file limit", {{"from", std::to_string(fds.before)}, {"to", std::to_string(fds.soft)}});
   }
 
   std::unique_ptr<asio::ssl::context> tls;
@@ -430,6 +430,7 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   shared_state shared(compile(std::move(*res.cfg), resolve), hub->base(),
                       registry, std::move(tls));
   shared.resolve_store = resolve;
+  if (fds.soft > 0) shared.connection_cap = connections_for_fds(fds.soft, idle_pool);
   shared.not_ready_reason = [h = hub.get()] { return h->not_ready_reason(); };
   // The first fetch happens before the first request is served. If it fails (or is slow), the proxy serves
   // anyway: /-/ready and every signed request say why with a 503, and the refreshers keep trying.

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +41,8 @@ struct shared_state {
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> refusing{0};  // connections over max_connections still being answered 503
+  // max_connections as the open-file limit allows (proxy/fd_limit.hpp): the configured one applies up to this.
+  std::size_t connection_cap = SIZE_MAX;
 };
 
 struct worker {

@@ -10,6 +10,8 @@
    open-file limit; the sidecar raises its soft limit to the hard one itself (proxy/fd_limit.hpp).
 2. Slowloris: 1,000 connections drip a header byte a second; normal clients, each on a new connection, must
    all be served meanwhile with a p99 under a second; the slow ones get a 408 at client_header.
+3. A hard open-file limit of 1024 (prlimit): the sidecar warns and lowers max_connections to what fits, so
+   that a flood still reads 503s instead of finding accepts failing with EMFILE.
 Last line: 'N passed, M failed'; exit 1 on any failure.
 """
 import os
@@ -215,6 +217,25 @@ def main():
     r = proxy.request("GET", "/after")
     t.check(r.status == 200, "the proxy serves normally afterwards", r)
     t.check(proxy.stop() == 0, "the proxy exits 0 on SIGTERM")
+
+    t.section("a hard open-file limit of 1024: max_connections is lowered to fit, the flood still gets 503s")
+    wrapper = os.path.join(t.work_dir(), "sidecar-nofile-1024")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec prlimit --nofile=1024:1024 {binary} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    capped = t.start_proxy(wrapper, config, name="sidecar-nofile-1024")
+    line = next((ln for ln in capped.process.log_text().splitlines() if "max_connections_effective=" in ln), "")
+    t.check("open-file limit is too low" in line, "[1024 fds] the sidecar warns that the limit is too low", line)
+    cap = int(line.split("max_connections_effective=")[1].split()[0]) if line else 0
+    t.check(0 < cap < MAX_CONNECTIONS, f"[1024 fds] effective max_connections {cap} (configured {MAX_CONNECTIONS})")
+    held = hold(capped.port, cap)
+    statuses, errors, times, _ = flood(capped.port, 2000, capped)
+    t.check(statuses == {503: 2000} and not errors, f"[1024 fds] 2000 of 2000 over the lowered limit read a 503",
+            f"statuses {statuses}, {len(errors)} errors, e.g. {errors[:3]}")
+    t.check("accept failed" not in capped.process.log_text(), "[1024 fds] no accept failed with EMFILE")
+    for s in held:
+        s.close()
+    t.check(capped.stop() == 0, "[1024 fds] the proxy exits 0 on SIGTERM")
     verifier.stop()
 
 

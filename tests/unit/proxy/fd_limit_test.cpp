@@ -44,4 +44,13 @@ TEST(FdLimit, WhatTheDefaultConfigNeedsIsMoreThanDebiansDefaultSoftLimit) {
   EXPECT_GT(fds_needed(2000, 64), fds_needed(1000, 64));
 }
 
+TEST(FdLimit, ConnectionsForFdsIsTheInverseOfFdsNeeded) {
+  using sigv4::app::connections_for_fds;
+  EXPECT_EQ(connections_for_fds(1024, 64), 234u);  // (1024 - 64 - 256) / 3
+  EXPECT_LE(fds_needed(connections_for_fds(1024, 64), 64), 1024u);
+  EXPECT_GT(fds_needed(connections_for_fds(1024, 64) + 1, 64), 1024u);
+  EXPECT_GE(connections_for_fds(65536, 64), 1024u);  // the systemd unit's LimitNOFILE fits the default
+  EXPECT_EQ(connections_for_fds(100, 64), 1u);       // never 0: the sidecar still answers, one at a time
+}
+
 }  // namespace
