@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Proxy throughput, latency and memory on loopback, in one run, alternating targets:
 #   direct to nginx; nginx as a keep-alive reverse proxy (what a proxy costs here, no signing); the sidecar
-#   (signing). Upstream plain and TLS (nginx-as-proxy too). wrk 1 thread, nginx 1 worker.
+#   (signing). Upstream plain and TLS (nginx-as-proxy too). wrk 1 thread; the origin and nginx-as-proxy are
+#   separate nginx processes, 1 worker each (NGINX_PROXY_WORKERS=n for more). Each round prints the sidecar's
+#   req/s and p99 as ratios against nginx-as-proxy's measured just before it.
 # Usage: [ROUNDS=n | PAIRS=n] [ONLY="GET 1c"] [SIDECAR_ARGS="--busy-poll-us 0"] bench/proxy_bench.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,17 +28,17 @@ while sum(len(l) for l in lines) < 4096 - 64:
 open(sys.argv[1], "w").write("".join(lines)[:4096])
 PY
 
-cat >"$work/nginx.conf" <<NGINX
+# The origin and nginx-as-proxy are two nginx processes, one worker each: the reference proxy must not share
+# its worker (and its CPU) with the origin it proxies to, as the sidecar does not.
+cat >"$work/origin.conf" <<NGINX
 worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
+pid $work/origin.pid;
+error_log $work/origin-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
   client_body_buffer_size 64k;
-  upstream origin { server 127.0.0.1:18481; keepalive 128; }
-  upstream origin_tls { server 127.0.0.1:18482; keepalive 128; }
   server {
     listen 127.0.0.1:18481;
     listen 127.0.0.1:18482 ssl;
@@ -45,6 +47,19 @@ http {
     location = /metrics { default_type text/plain; alias $work/metrics; }
     location = /write { return 204; }
   }
+}
+NGINX
+cat >"$work/nginx-proxy.conf" <<NGINX
+worker_processes ${NGINX_PROXY_WORKERS:-1};
+pid $work/nginx-proxy.pid;
+error_log $work/nginx-proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  upstream origin { server 127.0.0.1:18481; keepalive 128; }
+  upstream origin_tls { server 127.0.0.1:18482; keepalive 128; }
   server {
     listen 127.0.0.1:18483;
     location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
@@ -59,10 +74,16 @@ http {
   }
 }
 NGINX
-nginx -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
-pids+=($!)
+for conf in origin nginx-proxy; do
+  nginx -c "$work/$conf.conf" -p "$work" -g 'daemon off;' &
+  pids+=($!)
+done
 sleep 0.5
-kill -0 "${pids[-1]}" 2>/dev/null || { echo "nginx did not start (ports 18481-18483 busy?)" >&2; exit 1; }
+for p in "${pids[@]}"; do
+  kill -0 "$p" 2>/dev/null || { echo "nginx did not start (ports 18481-18484 busy?)" >&2; exit 1; }
+done
+# The nginx-as-proxy worker's pid, for its peak RSS.
+proxy_worker() { pgrep -P "$(cat "$work/nginx-proxy.pid")" | head -1; }
 
 start_sidecar() {  # $1 = upstream URL, $2 = port
   AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
@@ -91,6 +112,13 @@ run() {  # label url conns [script]
   local bad
   bad=$(awk '/Non-2xx or 3xx responses/{print $NF}' <<<"$out")
   printf '%-34s %10s req/s  p50 %8s  p99 %8s%s\n' "$1" "$rps" "$p50" "$p99" "${bad:+  NON-2xx: $bad (figure invalid)}"
+  last_rps=$rps last_p99=$(to_us "$p99")
+}
+to_us() { awk -v v="$1" 'BEGIN{u=v; sub(/[a-z]+$/,"",v); if (u ~ /ms$/) v*=1000; else if (u ~ /us$/) v*=1;
+  else if (u ~ /s$/) v*=1000000; print v}'; }
+ratio() {  # label, sidecar rps, sidecar p99 us, nginx rps, nginx p99 us
+  awk -v l="$1" -v a="$2" -v ap="$3" -v b="$4" -v bp="$5" \
+    'BEGIN{printf "%-34s sidecar / nginx-as-proxy: req/s %.2fx  p99 %.2fx\n", l, a/b, ap/bp}'
 }
 
 # PAIRS=N: the added latency at 1 connection, robustly on a noisy VM: N short alternating runs (direct,
@@ -120,21 +148,27 @@ if [[ -n "${PAIRS:-}" ]]; then
 fi
 
 post=$root/bench/proxy/post10k.lua
+ratios=()
 for round in $(seq 1 "${ROUNDS:-2}"); do
   echo "== round $round"
   for w in "GET 64c|/metrics|64|" "GET 1c|/metrics|1|" "POST10k 64c|/write|64|$post"; do
     IFS='|' read -r name path conns script <<<"$w"
     [[ -z "${ONLY:-}" || "$name" == "$ONLY" ]] || continue
     run "$name direct nginx" "http://127.0.0.1:18481$path" "$conns" "$script"
-    run "$name nginx-as-proxy -> http" "http://127.0.0.1:18483$path" "$conns" "$script"
-    run "$name sidecar -> http" "http://127.0.0.1:18405$path" "$conns" "$script"
-    run "$name nginx-as-proxy -> https" "http://127.0.0.1:18484$path" "$conns" "$script"
-    run "$name sidecar -> https" "http://127.0.0.1:18407$path" "$conns" "$script"
+    for up in "http|18483|18405" "https|18484|18407"; do
+      IFS='|' read -r scheme nport sport <<<"$up"
+      run "$name nginx-as-proxy -> $scheme" "http://127.0.0.1:$nport$path" "$conns" "$script"
+      n_rps=$last_rps n_p99=$last_p99
+      run "$name sidecar -> $scheme" "http://127.0.0.1:$sport$path" "$conns" "$script"
+      ratios+=("$(ratio "round $round $name -> $scheme" "$last_rps" "$last_p99" "$n_rps" "$n_p99")")
+    done
   done
 done
+printf '%s\n' "${ratios[@]}"
 for p in 18405 18407; do
   echo "peak RSS sidecar:$p $(awk '/VmHWM/{print $2" "$3}' /proc/$(cat "$work/sidecar-$p.pid")/status)"
 done
+echo "peak RSS nginx-as-proxy worker (both upstreams) $(awk '/VmHWM/{print $2" "$3}' /proc/"$(proxy_worker)"/status)"
 for p in 18405 18407; do
   curl -s "http://127.0.0.1:$((p + 1))/metrics" | awk -v p="$p" '/^sigv4_sidecar_busy_poll/{print "sidecar:" p " " $0}'
 done
