@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds the release and the ASan+UBSan presets, runs ctest on both,
+# Runs every test: installs what is missing, builds the release, ASan+UBSan and TSan presets, runs ctest on each
+# (TSan: the tests labelled tsan),
 # then runs every libFuzzer target for a bounded time (FUZZ_SECONDS each, default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-for preset in release asan; do
+for preset in release asan tsan; do
   echo "==> build: $preset"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
