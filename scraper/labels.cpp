@@ -7,6 +7,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "scraper/varint.hpp"
+
 namespace sigv4::scraper {
 
 void sort_labels(labels& ls) {
@@ -33,6 +35,10 @@ void set(labels& ls, std::string_view name, std::string_view value) {
 }
 
 namespace {
+
+using detail::get_varint;
+using detail::put_varint;
+using detail::varint_size;
 
 void escape_into(std::string& out, std::string_view value) {
   for (char c : value) {
@@ -62,32 +68,9 @@ std::string to_string_range(const Range& ls) {
   return out;
 }
 
-char* put_varint(char* p, std::uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-
-constexpr std::size_t varint_size(std::uint64_t v) {
-  return (static_cast<std::size_t>(std::bit_width(v | 1)) + 6) / 7;
-}
-
 // proto3 leaves out empty strings; doing the same keeps the bytes identical to protoc's.
 constexpr std::size_t string_field_size(std::size_t len) {
   return len == 0 ? 0 : 1 + varint_size(len) + len;
-}
-
-bool get_varint(std::string_view s, std::size_t& i, std::uint64_t& v) {
-  v = 0;
-  for (unsigned shift = 0; shift < 64 && i < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[i++]);
-    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return true;
-  }
-  return false;
 }
 
 }  // namespace

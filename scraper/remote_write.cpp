@@ -16,34 +16,17 @@
 #include <bit>
 #include <cstring>
 
+#include "scraper/varint.hpp"
+
 namespace sigv4::scraper {
 
 namespace {
 
 static_assert(std::endian::native == std::endian::little, "fixed64 is written with memcpy");
 
-constexpr std::size_t varint_size(std::uint64_t v) {
-  return (static_cast<std::size_t>(std::bit_width(v | 1)) + 6) / 7;
-}
-
-char* put_varint(char* p, std::uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-
-bool get_varint(std::string_view s, std::size_t& i, std::uint64_t& v) {
-  v = 0;
-  for (unsigned shift = 0; shift < 64 && i < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[i++]);
-    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return true;
-  }
-  return false;
-}
+using detail::get_varint;
+using detail::put_varint;
+using detail::varint_size;
 
 // The label field of a flat set starting at `at`: where it ends, and its name.
 bool flat_field(std::string_view flat, std::size_t at, std::size_t& end, std::string_view& name) {

@@ -202,14 +202,6 @@ std::uint64_t digest_step(std::uint64_t d, std::uint64_t h) {
   return d ^ (d >> 32);
 }
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 // How many of the sorted `of` are not in the sorted `in`.
 std::size_t count_missing(const std::vector<std::uint64_t>& of, const std::vector<std::uint64_t>& in) {
   std::size_t n = 0, j = 0;
@@ -236,6 +228,7 @@ using detail::decompress;
 using detail::for_each_stale_eligible;
 using detail::kind_mask;
 using detail::previous_page;
+using detail::put_varint;
 
 // What turns a page's bytes into final labels, besides the bytes: equal fingerprints, equal labels.
 std::uint64_t context_fingerprint(const sample_context& ctx, format f, scratch& sc) {

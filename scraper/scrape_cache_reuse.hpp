@@ -11,17 +11,9 @@
 #include <string_view>
 #include <vector>
 
-namespace sigv4::scraper::detail {
+#include "scraper/varint.hpp"
 
-inline bool get_varint(std::string_view s, std::size_t& i, std::uint64_t& v) {
-  v = 0;
-  for (unsigned shift = 0; shift < 64 && i < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[i++]);
-    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return true;
-  }
-  return false;
-}
+namespace sigv4::scraper::detail {
 
 // What became of a sample of the last page: the two low bits of its keys_ entry.
 enum record_kind : std::uint64_t {

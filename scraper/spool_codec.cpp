@@ -5,35 +5,20 @@
 #include <algorithm>
 #include <bit>
 
+#include "scraper/varint.hpp"
+
 namespace sigv4::scraper {
 namespace {
 
-constexpr char version = 1;
+using detail::get_varint;
+using detail::put_varint;
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
+constexpr char version = 1;
 
 void put_fixed64(std::string& out, std::uint64_t v) {
   char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
   out.append(b, 8);
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in.empty()) return false;
-    const auto c = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    v |= std::uint64_t{c & 0x7fu} << shift;
-    if ((c & 0x80) == 0) return true;
-  }
-  return false;
 }
 
 bool get_fixed64(std::string_view& in, std::uint64_t& v) {
