@@ -8,6 +8,7 @@
 # Usage: [TARGETS=200] [SERIES=200] [ROUNDS=3] [WARMUP=5] [SIDECAR=path] bench/proxy_with_scraper.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib_scrape.sh"  # free_port, scrape_target_list, cpu_ticks
 build=${1:-$root/build/release}
 secs=${2:-15}
 targets=${TARGETS:-200}
@@ -24,7 +25,6 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/insta
 ulimit -n "$(ulimit -Hn)"
 tck=$(getconf CLK_TCK)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])'; }
 origin_port=$(free_port)
 page_port=$(free_port)
 listen_port=$(free_port)
@@ -101,11 +101,8 @@ routes:
 printf '%s\n' "$routes" >"$work/routes.yml"
 {
   printf '%s\nglobal: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: busy\n' "$routes"
-  printf '    static_configs: [{targets: ['
-  for ((i = 0; i < targets; i++)); do
-    printf '%s"127.0.%d.%d:%d"' "$([[ $i -gt 0 ]] && echo ", ")" $((1 + i / 250)) $((1 + i % 250)) "$page_port"
-  done
-  printf ']}]\nremote_write: [{url: "http://127.0.0.1:%s/api/v1/write"}]\n' "$page_port"
+  printf '    static_configs: [{targets: %s}]\n' "$(scrape_target_list "$targets" "$page_port")"
+  printf 'remote_write: [{url: "http://127.0.0.1:%s/api/v1/write"}]\n' "$page_port"
 } >"$work/scrape.yml"
 
 to_us() { awk '{v = $1; if (v ~ /us$/) v *= 1; else if (v ~ /ms$/) v *= 1000; else if (v ~ /s$/) v *= 1000000; print v}' <<<"$1"; }
@@ -119,9 +116,9 @@ for ((r = 1; r <= rounds; r++)); do
     pid=$!
     sleep "$warmup"
     kill -0 "$pid" 2>/dev/null || { echo "sidecar ($mode) exited:" >&2; tail "$work/$mode-$r.log" >&2; exit 1; }
-    c0=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat"); t0=$(date +%s.%N)
+    c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
     out=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$listen_port/metrics")
-    c1=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat"); t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     sleep 1.2  # nginx flushes its log each second
     rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
