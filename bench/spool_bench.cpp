@@ -7,27 +7,16 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <random>
 #include <string>
 
+#include "bench/temp_dir.hpp"
 #include "scraper/spool.hpp"
 
 namespace sigv4::scraper::spool {
 namespace {
 
 constexpr double bytes_per_sample = 80;  // the estimate of an encoded, compressed sample
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    const char* base = std::getenv("SPOOL_BENCH_DIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/spool_bench_XXXXXX";
-    if (!::mkdtemp(tmpl.data())) std::abort();
-    path = tmpl;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
 
 std::string incompressible(std::size_t n) {
   std::mt19937_64 rng(42);
@@ -49,7 +38,7 @@ std::unique_ptr<store> open_or_die(settings s) {
 void append(benchmark::State& state) {
   const auto record = incompressible(static_cast<std::size_t>(state.range(0)));
   const std::chrono::milliseconds sync_every(state.range(1));
-  temp_dir dir;
+  bench::temp_dir dir{"spool_bench"};
   settings s;
   s.dir = dir.path;
   s.readers = {"amp"};
@@ -89,7 +78,7 @@ BENCHMARK(append)
 // A spool of 256 MiB of 4 KiB records, written once for the benchmarks below (google benchmark calls each
 // function several times while it settles on an iteration count).
 struct filled {
-  temp_dir dir;
+  bench::temp_dir dir{"spool_bench"};
   settings s;
   filled() {
     s.dir = dir.path;

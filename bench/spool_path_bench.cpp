@@ -8,10 +8,10 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "bench/temp_dir.hpp"
 #include "scraper/queue.hpp"
 #include "scraper/remote_write.hpp"
 #include "scraper/spool.hpp"
@@ -19,17 +19,6 @@
 
 namespace sigv4::scraper {
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    const char* base = std::getenv("SPOOL_BENCH_DIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/spool_path_bench_XXXXXX";
-    if (!::mkdtemp(tmpl.data())) std::abort();
-    path = tmpl;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
 
 void scrape(sample_batch& b, std::int64_t t_ms, int target) {
   b.clear();
@@ -49,7 +38,7 @@ void scrape(sample_batch& b, std::int64_t t_ms, int target) {
 }
 
 void through_spool(benchmark::State& state) {
-  temp_dir dir;
+  bench::temp_dir dir{"spool_path_bench"};
   spool::settings ss;
   ss.dir = dir.path;
   ss.readers = {"amp"};
