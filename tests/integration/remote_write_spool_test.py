@@ -2,8 +2,9 @@
 """The durable remote-write spool's proof (issue 9): outages, kills and damaged files lose no sample.
 
   remote_write_spool_test.py CASE PATH/TO/sigv4-sidecar [PATH/TO/prometheus]
-  CASE: outage_503 | refused | kill9_restart | torn_tail | corrupt_record | two_endpoints
+  CASE: outage_503 | refused | kill9_restart | torn_tail | corrupt_record | two_endpoints | disk_full
   SPOOL_TEST_OUTAGE_S: the outage length (default 60 s; shorter while developing)
+  SPOOL_TEST_DISK_FULL_S: disk_full: how long the disk stays full (default 33 s: past one 30 s retry)
 
 One case per run (ctest registers each as remote_write_spool.CASE, so they run in parallel). All real parts on
 127.0.0.1:
@@ -40,9 +41,18 @@ fault ended):
   two_endpoints   two remote_writes (write_relabel_configs tells them apart at the receiver), one down (503)
                   for the outage: the other's newest delivered sample stays within a few seconds of now
                   throughout; the down one catches up with no gap.
+  disk_full       --storage.path on a 256 KiB tmpfs the case mounts (as root; a failed mount fails the case):
+                  5 s into a 503 outage a filler file fills it to ENOSPC and the spool's own growth hits the
+                  wall. The sidecar stays alive and ready, counts sigv4_sidecar_spool_write_errors_total
+                  {kind="disk_full"} once and once per 30 s retry (never per scrape), logs 'spool: cannot write'
+                  with the ENOSPC reason, rate limited, and holds the scrapes in memory (queue_config.capacity
+                  20000, none dropped); then the filler is deleted and the outage ends: no gap, and spooling
+                  resumes at the next retry. The spool's records, read after the exit, say which scrapes waited
+                  in memory only.
 A kill or SIGTERM waits for a scrape and for the spool's files to grow after it, so no scrape is cut between the
 target's answer and the append (a sample the sidecar never had is no spool loss). Last line: 'N passed, M failed'.
 """
+import errno
 import http.client
 import json
 import math
@@ -169,13 +179,13 @@ def check_receiver(rig, case, past, allowed=(), extra="", what=""):
 class Sidecar:
     """A sigv4-sidecar scraping `target` every second into `remotes` [(name, front)], spooling under storage."""
 
-    def __init__(self, rig, case, target, remotes, relabel_by_remote=False):
+    def __init__(self, rig, case, target, remotes, relabel_by_remote=False, queue=None):
         self.rig, self.case, self.target = rig, case, target
         self.storage = os.path.join(t.work_dir(), f"spool-{case}")
         remote_write = []
         for name, front in remotes:
             rwc = {"url": f"http://{L}:{front.port}/workspaces/ws-{case}-{name}/api/v1/remote_write", "name": name,
-                   "sigv4": {"region": "us-east-1"}, "queue_config": QUEUE}
+                   "sigv4": {"region": "us-east-1"}, "queue_config": queue or QUEUE}
             if relabel_by_remote:
                 rwc["write_relabel_configs"] = [{"target_label": "endpoint", "replacement": name}]
             remote_write.append(rwc)
@@ -676,8 +686,197 @@ def case_two_endpoints(rig):
     check_common_exit(rig, sc, ready)
 
 
+# --- a full disk under the spool --------------------------------------------------------------------------------
+
+TMPFS_KIB = 256  # the disk under --storage.path: a tmpfs this small fills at once
+PRE_FULL_S = min(5.0, OUTAGE_S)  # disk_full: the outage before the test fills the disk
+# disk_full: how long the disk stays full once a spool write failed; past instance_spool::retry_after (30 s), so
+# that one retry fails too and the next, after the space is freed, succeeds.
+DISK_FULL_S = float(os.environ.get("SPOOL_TEST_DISK_FULL_S", "33"))
+SPOOL_RETRY_S = 30.0  # instance_spool::retry_after
+SPOOL_ERROR_LOG_S = 10.0  # instance_spool.cpp's error_log_limiter
+# Room in memory for every scrape of the full period (6 samples a scrape), with the spool's backlog fed beside it.
+FULL_QUEUE = dict(QUEUE, capacity=20000)
+
+
+def mount_tmpfs(path, kib):
+    """Mounts a tmpfs of `kib` KiB at path; None, or why not."""
+    os.makedirs(path, exist_ok=True)
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k,mode=0700", "tmpfs", path],
+                           capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"mount: {e!r} (uid {os.getuid()})"
+    return None if r.returncode == 0 else \
+        f"mount exited {r.returncode}: {(r.stderr or r.stdout).strip()} (uid {os.getuid()}; the case mounts as root)"
+
+
+def unmount(path):
+    r = subprocess.run(["umount", path], capture_output=True, text=True, timeout=20)
+    detail = (r.stderr or r.stdout).strip()
+    if r.returncode != 0:  # something still holds a file on it: detach it, and say so
+        lazy = subprocess.run(["umount", "-l", path], capture_output=True, text=True, timeout=20)
+        detail += f"; umount -l exited {lazy.returncode} {(lazy.stderr or lazy.stdout).strip()}"
+    t.check(r.returncode == 0, f"disk_full: the tmpfs at {path} unmounted", detail)
+
+
+def fill_disk(path):
+    """Writes zeros to path until the file system says ENOSPC (or EDQUOT); returns the bytes written."""
+    n, chunk = 0, b"\0" * 4096
+    with open(path, "wb", buffering=0) as f:
+        while True:
+            try:
+                n += f.write(chunk)
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    return n
+                raise
+
+
+def spool_write_errors(sc, kind, m=None):
+    m = sc.metrics() if m is None else m
+    return sum(v for (n, ls), v in m.items()
+               if n == "sigv4_sidecar_spool_write_errors_total" and dict(ls).get("kind") == kind)
+
+
+def spooled_values(storage, target):
+    """The METRIC values of every record in the spool's segment files (the store keeps its only, active segment)."""
+    out = set()
+    for rec in sf.all_records(storage):
+        vals, _ = record_values(rec, target)
+        out |= vals
+    return out
+
+
+def case_disk_full(rig):
+    case = "disk_full"
+    target, front = rw.CounterTarget(METRIC), rw.FaultFront(rig.vport, "a")
+    sc = Sidecar(rig, case, target, [("a", front)], queue=FULL_QUEUE)
+    mnt = os.path.join(t.work_dir(), f"tmpfs-{case}")
+    sc.storage = os.path.join(mnt, "spool")  # the filler goes beside it, on the same tmpfs
+    why = mount_tmpfs(mnt, TMPFS_KIB)
+    if not t.check(why is None, f"{case}: a {TMPFS_KIB} KiB tmpfs mounted at {mnt} for --storage.path", why):
+        return
+    ready = None
+    try:
+        ready = disk_full_run(rig, case, target, front, sc, mnt)
+    finally:
+        if ready is not None:
+            ready.stop()
+        if sc.alive():
+            sc.stop(signal.SIGTERM)
+        unmount(mnt)
+
+
+def disk_full_run(rig, case, target, front, sc, mnt):
+    filler = os.path.join(mnt, "filler")
+    sc.start()
+    ready = Readiness(sc)
+    t.check(wait_delivering(front), f"{case}: delivering before the outage")
+    front.set_status(503, "upstream unavailable\n")
+    outage_at = time.monotonic()
+    time.sleep(PRE_FULL_S)  # the fault's schedule: a backlog builds up in the spool
+    filled = fill_disk(filler)
+    vfs = os.statvfs(mnt)
+    t.check_eq(vfs.f_bavail, 0, f"{case}: the tmpfs is full ({filled} bytes of filler written up to ENOSPC)")
+    # The spool's own growth does the rest: its records still fit in the last page of its segment, until one
+    # does not.
+    seg_bytes_at_fill = sf.total_bytes(sc.storage)
+    got = wait_until(lambda: spool_write_errors(sc, "disk_full") >= 1, 60, step=0.1)
+    full_at = time.monotonic()
+    t.check(got, f"{case}: a spool write failed with ENOSPC, counted as "
+                 f"sigv4_sidecar_spool_write_errors_total{{kind=\"disk_full\"}}")
+    if not got:
+        return ready
+    m = sc.metrics()
+    appended_full = sc.metric("sigv4_sidecar_spool_appended_samples_total", m) or 0
+    pending_full = sc.metric("prometheus_remote_storage_samples_pending", m) or 0
+    n_full = target.count()
+    spool_bytes_full = sf.total_bytes(sc.storage)
+    figure(f"{case}: spooled before the disk was full: {appended_full:g} samples, spool {spool_bytes_full} bytes "
+           f"({spool_bytes_full - seg_bytes_at_fill} of them after the filler), first failed write "
+           f"{full_at - outage_at:.1f} s into the outage, at scrape {n_full}; samples pending then {pending_full:g}")
+
+    time.sleep(DISK_FULL_S)  # the fault's schedule: the disk stays full, past one retry
+    m = sc.metrics()
+    errors_full = spool_write_errors(sc, "disk_full", m)
+    other_errors = spool_write_errors(sc, "io_error", m) + spool_write_errors(sc, "too_large", m)
+    appended_end = sc.metric("sigv4_sidecar_spool_appended_samples_total", m) or 0
+    pending_end = sc.metric("prometheus_remote_storage_samples_pending", m) or 0
+    dropped = sc.metric("prometheus_remote_storage_samples_dropped_total", m)
+    n_end = target.count()
+    held = pending_end - pending_full
+    scrapes_full = n_end - n_full
+    t.check(sc.alive(), f"{case}: the sidecar is alive after {DISK_FULL_S:.0f} s of a full disk",
+            sc.proxy.process.log_tail() if sc.proxy else None)
+    t.check_eq(appended_end, appended_full, f"{case}: nothing spooled while the disk was full "
+                                            "(sigv4_sidecar_spool_appended_samples_total)")
+    t.check(held >= scrapes_full, f"{case}: the {scrapes_full} scrapes taken while the disk was full wait in memory "
+                                  f"(samples pending {pending_full:g} -> {pending_end:g})")
+    t.check(dropped in (None, 0.0), f"{case}: no sample dropped from memory (queue_config.capacity "
+                                    f"{FULL_QUEUE['capacity']}; prometheus_remote_storage_samples_dropped_total "
+                                    f"{dropped})")
+    # One failed write, and one more for each retry_after while the disk stays full: never one a scrape.
+    most = 1 + int(DISK_FULL_S // SPOOL_RETRY_S) + 1
+    t.check(1 <= errors_full <= most, f"{case}: {errors_full:g} disk_full errors counted over {scrapes_full} scrapes "
+                                      f"of a full disk (retried every {SPOOL_RETRY_S:.0f} s, not every scrape: "
+                                      f"at most {most})")
+    t.check_eq(other_errors, 0.0, f"{case}: no io_error or too_large spool errors")
+    figure(f"{case}: disk full for {DISK_FULL_S:.0f} s: {scrapes_full} scrapes, {held:g} samples held in memory "
+           f"({held / max(1, scrapes_full):.1f} a scrape), {errors_full:g} disk_full errors")
+
+    os.remove(filler)
+    freed_at = time.monotonic()
+    past = target.count()
+    front.set_pass()
+    vals = check_receiver(rig, case, past)
+    catch_up = time.monotonic() - freed_at
+    figure(f"{case}: catch-up after the space was freed and the outage ended: {catch_up:.1f} s "
+           f"({len(vals)} values at the receiver, past the {past} scraped)")
+    # Spooling starts again at the next retry (retry_after after the last failed one).
+    resumed = wait_until(lambda: (sc.metric("sigv4_sidecar_spool_appended_samples_total") or 0) > appended_end,
+                         max(0.0, SPOOL_RETRY_S + 5 - (time.monotonic() - freed_at)), step=0.2)
+    resumed_after = time.monotonic() - freed_at
+    t.check(resumed, f"{case}: spooling resumed within {SPOOL_RETRY_S:.0f} s of the space being freed "
+                     f"(after {resumed_after:.1f} s)")
+    errors_after = spool_write_errors(sc, "disk_full")
+    t.check_eq(errors_after, errors_full, f"{case}: no disk_full error once the space was freed")
+
+    log = sc.log()
+    lines = [line for line in log.splitlines() if "spool: cannot write" in line]
+    span = time.monotonic() - full_at
+    t.check(1 <= len(lines) <= min(errors_after, 1 + span // SPOOL_ERROR_LOG_S),
+            f"{case}: {len(lines)} log line(s) 'spool: cannot write' for {errors_after:g} failed writes over "
+            f"{span:.0f} s (rate limited)", lines[:5])
+    t.check(lines and all("No space left on device" in line or "disk full" in line for line in lines),
+            f"{case}: the log lines give the reason (ENOSPC: No space left on device)", lines[:2])
+    if lines:
+        figure(f"{case}: first log line: {lines[0][:400]}")
+
+    check_front(front, case)
+    report_duplicates(front, case)
+    figure(f"{case}: peak samples_pending {ready.peak_pending:g}, peak spool bytes {ready.peak_spool_bytes}")
+    report_spool_metrics(sc, case)
+    ready.stop()
+    check_common_exit(rig, sc, ready)
+    # Which scrapes went through the spool and which waited in memory: the spool's records, read after the exit.
+    spooled = spooled_values(sc.storage, target)
+    memory = set(range(1, past + 1)) - spooled
+    figure(f"{case}: scrapes 1..{past}: spooled {len(spooled & set(range(1, past + 1)))} ({runs(spooled)}), "
+           f"held in memory only {len(memory)} ({runs(memory)})")
+    t.check(set(range(n_full + 1, n_end)) <= memory,
+            f"{case}: the scrapes {n_full + 1}..{n_end - 1} of the full disk are not in the spool (they waited "
+            f"in memory)", runs(set(range(n_full + 1, n_end)) & spooled))
+    got = set(vals)
+    t.check(memory <= got and (spooled & set(range(1, past + 1))) <= got,
+            f"{case}: the receiver holds both what was spooled before the disk filled and what waited in memory",
+            (runs(memory - got), runs(spooled - got)))
+    return ready
+
+
 CASES = {"outage_503": case_outage_503, "refused": case_refused, "kill9_restart": case_kill9_restart,
-         "torn_tail": case_torn_tail, "corrupt_record": case_corrupt_record, "two_endpoints": case_two_endpoints}
+         "torn_tail": case_torn_tail, "corrupt_record": case_corrupt_record, "two_endpoints": case_two_endpoints,
+         "disk_full": case_disk_full}
 
 
 def main():
