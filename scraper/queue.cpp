@@ -160,6 +160,10 @@ bool write_queue::has_room() const {
                      [&](const shard_state& sh) { return sh.queued.size() < settings_.capacity; });
 }
 
+bool write_queue::has_room(std::uint64_t max_pending) const {
+  return stats_.samples_pending < max_pending && has_room();
+}
+
 std::size_t write_queue::queued_bytes(std::size_t shard) const {
   const auto& sh = shards_.at(shard);
   return sh.bytes.size() - sh.head;

@@ -148,6 +148,8 @@ class write_queue {
            sample_origin origin = no_origin);
   // Every shard has fewer than `capacity` samples queued: the spool's reader may read another record.
   bool has_room() const;
+  // The same, and fewer than `max_pending` samples pending (queued or in flight: stats().samples_pending).
+  bool has_room(std::uint64_t max_pending) const;
   // Ends one append: what add() gave since the last commit arrived at `now` (or at the latest time any call
   // has given the queue: a stale time only sends sooner), and sleeping shards are told.
   void commit(time_point now);

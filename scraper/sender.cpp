@@ -139,9 +139,8 @@ asio::awaitable<void> remote_sender::feed_loop() {
   auto& timer = *feed_timer_;
   while (!stopping_) {
     // What is on disk need not wait in memory: two batches per shard keep every shard busy.
-    const bool room = queue_.has_room() &&
-                      queue_.stats().samples_pending <
-                          2 * std::max<std::size_t>(1, rt_.queue.max_samples_per_send) * queue_.shards();
+    const bool room =
+        queue_.has_room(2 * std::max<std::size_t>(1, rt_.queue.max_samples_per_send) * queue_.shards());
     if (room && feed_once()) {
       // Let the shards send (and the scrapes run) between reads of a backlog.
       co_await asio::post(ex_, asio::use_awaitable);

@@ -508,5 +508,36 @@ TEST(queue, spooled_samples_are_never_dropped_and_has_room_gates_the_reader) {
   expect_balanced(q.stats());
 }
 
+TEST(queue, has_room_with_a_limit_counts_queued_and_in_flight_samples) {
+  queue_settings qs = one_shard();
+  qs.capacity = 8;
+  qs.max_samples_per_send = 100;
+  write_queue q(qs, 1);
+  auto s = make_series("pending");
+  std::string record;
+  append_timeseries(record, s->flat, 1, 1.0);
+  EXPECT_TRUE(q.has_room(1)) << "nothing pending";
+  EXPECT_FALSE(q.has_room(0));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(q.add(s->hash, i, record, /*origin=*/7));
+  q.commit(t0);
+  EXPECT_TRUE(q.has_room(6));
+  EXPECT_FALSE(q.has_room(5)) << "5 queued";
+  auto b = q.take_batch(0, t0, take_mode::flush);
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->records.size(), 5u);
+  EXPECT_TRUE(q.has_room());
+  EXPECT_FALSE(q.has_room(5)) << "5 in flight are still pending";
+  EXPECT_TRUE(q.has_room(6));
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(q.add(s->hash, 10 + i, record, /*origin=*/7));
+  q.commit(t0);
+  EXPECT_FALSE(q.has_room(1000)) << "past capacity, whatever the limit";
+  q.complete(0, b->id, ok(), t0);
+  b = q.take_batch(0, t0, take_mode::flush);
+  ASSERT_TRUE(b);
+  q.complete(0, b->id, ok(), t0);
+  EXPECT_TRUE(q.has_room(1));
+  expect_balanced(q.stats());
+}
+
 }  // namespace
 }  // namespace sigv4::scraper
