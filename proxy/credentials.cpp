@@ -126,7 +126,7 @@ credential_hub::~credential_hub() {
   base_.reset();
 }
 
-void credential_hub::refresh_soon(const creds::credential_store* store) {
+void credential_hub::refresh_soon(const creds::credential_store* store, std::string_view why) {
   identity* id = nullptr;
   {
     std::lock_guard lock(mutex_);
@@ -142,7 +142,7 @@ void credential_hub::refresh_soon(const creds::credential_store* store) {
   constexpr std::int64_t spacing = std::chrono::nanoseconds(std::chrono::seconds(30)).count();
   if (last != 0 && now - last < spacing) return;
   if (!id->forced_at.compare_exchange_strong(last, now)) return;  // another thread just did
-  obs::info("credentials refused as expired: refreshing now", {{"identity", id->label}});
+  obs::info(why, {{"identity", id->label}});
   asio::co_spawn(
       ioc_, [id]() -> asio::awaitable<void> { co_await id->refresher->refresh_now(); }, asio::detached);
 }

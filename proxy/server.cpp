@@ -432,6 +432,9 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   shared.resolve_store = resolve;
   if (fds.soft > 0) shared.connection_cap = connections_for_fds(fds.soft, idle_pool);
   shared.not_ready_reason = [h = hub.get()] { return h->not_ready_reason(); };
+  shared.credentials_expired = [h = hub.get()](const creds::credential_store* st) {
+    h->refresh_soon(st, "credentials expired by this host's clock: refreshing now");
+  };
   // The first fetch happens before the first request is served. If it fails (or is slow), the proxy serves
   // anyway: /-/ready and every signed request say why with a 503, and the refreshers keep trying.
   if (!hub->start(std::chrono::seconds(20))) {
@@ -451,7 +454,9 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
         c.profile = s.profile;
         return h->store_for(c);
       },
-      .credentials_rejected = [h = hub.get()](const creds::credential_store* s) { h->refresh_soon(s); },
+      .credentials_rejected = [h = hub.get()](const creds::credential_store* s) {
+        h->refresh_soon(s, "credentials refused as expired: refreshing now");
+      },
       .user_agent = std::string("sigv4-sidecar/") + SIGV4_SIDECAR_VERSION_STRING,
       .default_tls = net::tls_settings::server_auth(live.tls.ca_file, !live.tls.insecure_skip_verify)});
   shared.scraper = &scrape;

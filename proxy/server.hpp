@@ -37,6 +37,9 @@ struct shared_state {
   // Why /-/ready is 503 (every identity's credentials are checked); empty = ready. Unset: the base store only.
   std::function<std::string()> not_ready_reason;
   store_resolver resolve_store;  // for reloads: a new route role gets its refresher
+  // A request found the credentials of `store` expired by this host's clock (a refresh failed, or the wall clock
+  // stepped past their expiry before the refresher's timer): fetch now, at most every 30 s. Unset: nothing.
+  std::function<void(const creds::credential_store*)> credentials_expired;
   scraper::manager* scraper = nullptr;  // the bundled scraper; it runs only when the config has scrape jobs
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};

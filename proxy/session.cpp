@@ -209,6 +209,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     }
     if (creds->expiration && *creds->expiration <= std::chrono::system_clock::now()) {
       s.metrics.signing_errors.with({ctx.route_name, "credentials_expired"}).inc();
+      if (s.credentials_expired) s.credentials_expired(&store);
       bool keep = ctx.client_keep_alive && !has_body_pending(parser);
       co_await finish_with_error(ctx, 503,
                                  "AWS credentials from " + creds->provider +
