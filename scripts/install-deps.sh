@@ -12,7 +12,7 @@ packages=(
   libre2-dev libsnappy-dev libprotobuf-dev protobuf-compiler zlib1g-dev libxxhash-dev
   python3 python3-botocore python3-snappy python3-protobuf
   prometheus prometheus-node-exporter curl
-  python3-yaml docker-compose unzip iproute2
+  python3-yaml docker-compose unzip iproute2 faketime
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx victoria-metrics)
