@@ -156,8 +156,13 @@ ini_parse_result parse_ini(std::string_view text, std::string_view path) {
     auto value = trim(line);
     bool comment = value.starts_with('#') || value.starts_with(';');
     if (comment || value.empty()) {
-      // A blank line inside a value is kept (empty_lines_in_values); a comment line is dropped.
-      if (!comment && current != nullptr && !option.empty()) find(*current, option)->text.emplace_back();
+      // A blank line inside a value is kept (empty_lines_in_values); a comment line is dropped. Its line
+      // number too: `text` and `line` stay parallel for the sub-section error below a blank line.
+      if (!comment && current != nullptr && !option.empty()) {
+        auto* opt = find(*current, option);
+        opt->text.emplace_back();
+        opt->line.push_back(lineno);
+      }
       continue;
     }
     auto indent = line.find_first_not_of(whitespace);

@@ -121,6 +121,11 @@ TEST(ProfileIni, ErrorsNameFileAndLine) {
   EXPECT_EQ(parse_error("[default]\ns3 =\n  nested\n"),
             "/cfg:3: expected `key = value` in the sub-section `s3`");
   EXPECT_EQ(parse_error("", "[a]\nx=1\n\n[b]\ny\n"), "/creds:5: expected `key = value` or `[section]`");
+  // Blank lines before the bad nested line count (profile_fuzz found the line read past the line numbers).
+  EXPECT_EQ(parse_error("[default]\ns3 =\n  max = 1\n\n  nested\n"),
+            "/cfg:5: expected `key = value` in the sub-section `s3`");
+  EXPECT_EQ(parse_error("[default]\ns3 =\n\n\n\n\n  a = 1\n\n  b = 2\n\n\n  nested\n"),
+            "/cfg:12: expected `key = value` in the sub-section `s3`");
 }
 
 TEST(ProfileIni, DuplicatesAcrossFilesAreFine) {
