@@ -64,8 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(r.cfg.has_value() == r.errors.empty(), "a config xor errors");
     check_diagnostics(r.errors, lines);
     check_diagnostics(r.warnings, lines);
-    if (r.cfg) check(!r.cfg->routes.empty() || !r.cfg->forward_proxy.allow.empty() || r.cfg->scrape.job_count() > 0,
-                     "a valid config has something to do");
+    if (r.cfg)
+      check(!r.cfg->routes.empty() || !r.cfg->forward_proxy.allow.empty() || r.cfg->scrape.job_count() > 0,
+            "a valid config has something to do");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "parse_config threw: %s\n", e.what());
     __builtin_trap();
@@ -96,7 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (const auto& inst : cfg.instances) {
         for (const auto& job : inst.jobs) {
           check(!job.job_name.empty(), "a job has a name");
-          check(job.scrape_interval.count() > 0 && job.scrape_timeout.count() > 0, "effective interval, timeout");
+          check(job.scrape_interval.count() > 0 && job.scrape_timeout.count() > 0,
+                "effective interval, timeout");
           check(job.scrape_timeout <= job.scrape_interval, "timeout within interval");
         }
       }
