@@ -13,7 +13,12 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   if (auto dot = t.find('.'); dot != std::string::npos && t.ends_with("Z")) t = t.substr(0, dot) + "Z";
   auto parsed = parse_amz_date(t);
   if (!parsed) return std::nullopt;
-  return std::chrono::system_clock::time_point(*parsed);
+  // system_clock counts nanoseconds in 64 bits (years 1678 to 2262): a year outside would overflow.
+  using namespace std::chrono;
+  if (*parsed < ceil<seconds>(system_clock::time_point::min()) ||
+      *parsed > floor<seconds>(system_clock::time_point::max()))
+    return std::nullopt;
+  return system_clock::time_point(*parsed);
 }
 
 std::optional<snapshot> parse_json_credentials(std::string_view body, std::string provider, std::string& error) {

@@ -192,8 +192,13 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339_timestamp(std
   }
   year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
   if (i != s.size() || !date.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  auto tp = sys_days(date) + hours(h) + minutes(mi) + seconds(sec) - offset + fraction;
-  return time_point_cast<system_clock::duration>(tp);
+  // In seconds first: system_clock counts nanoseconds in 64 bits (years 1678 to 2262), and a year outside
+  // would overflow.
+  const sys_seconds whole = sys_days(date) + hours(h) + minutes(mi) + seconds(sec) - offset;
+  if (whole < ceil<seconds>(system_clock::time_point::min()) ||
+      whole >= floor<seconds>(system_clock::time_point::max()))
+    return std::nullopt;
+  return time_point_cast<system_clock::duration>(whole) + duration_cast<system_clock::duration>(fraction);
 }
 
 std::optional<snapshot> parse_process_output(std::string_view json, std::string& error) {

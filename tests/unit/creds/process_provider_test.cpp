@@ -236,6 +236,13 @@ TEST(Rfc3339, Forms) {
                    "2026-11-27T24:00:00Z", "2026-11-27T12:00:00.Z", "2026-11-27T12:00:00+0200",
                    "2026-11-27T12:00:00Zjunk", "2026/11/27T12:00:00Z"})
     EXPECT_FALSE(parse_rfc3339_timestamp(bad)) << bad;
+  // Outside system_clock's range (1678 to 2262): refused, not overflowed (creds_json_fuzz).
+  for (auto far : {"1013-11-27T18:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z",
+                   "2262-04-11T23:47:16.9Z", "1677-09-21T00:00:00Z"})
+    EXPECT_FALSE(parse_rfc3339_timestamp(far)) << far;
+  EXPECT_EQ(parse_rfc3339_timestamp("2262-04-11T23:47:15.5Z"),
+            sys_days(year(2262) / 4 / 11) + 23h + 47min + 15s + 500ms);
+  EXPECT_TRUE(parse_rfc3339_timestamp("1678-01-01T00:00:00+23:59"));
 }
 
 }  // namespace

@@ -310,6 +310,14 @@ TEST(json_credentials, errors_never_carry_the_secret) {
   EXPECT_TRUE(parse_rfc3339("2026-11-27T18:00:00.123Z"));
   EXPECT_TRUE(parse_rfc3339("2026-11-27T18:00:00+00:00"));
   EXPECT_FALSE(parse_rfc3339("tomorrow"));
+  // Outside system_clock's range (1678 to 2262): refused, not overflowed (creds_json_fuzz).
+  EXPECT_FALSE(parse_rfc3339("1013-11-27T18:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_TRUE(parse_rfc3339("1678-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_rfc3339("2262-04-11T23:47:16Z"));
+  EXPECT_FALSE(parse_rfc3339("2262-04-11T23:47:17Z"));
+  EXPECT_FALSE(parse_json_credentials(
+      R"({"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"0001-01-01T00:00:00Z"})", "x", err));
 }
 
 TEST(chain, partial_environment_credentials_stop_the_chain_and_the_legacy_token_name_counts) {
