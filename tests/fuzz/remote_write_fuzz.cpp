@@ -2,12 +2,12 @@
 // own classes (sigv4_remote_proto, the unit tests' oracle). FuzzedDataProvider picks external labels, whether
 // the records go through record_builder (external labels merged in) or append_timeseries, and up to 32
 // series: up to 8 labels each (names and values any valid UTF-8, as label sets hold; a "pad" label up to 17
-// KiB so record lengths cross varint boundaries), a timestamp and the value's 64 bits (NaN payloads, the stale
-// marker, -0.0 included). Everything is encoded, snappy-compressed, decompressed and parsed as a
+// KiB so record lengths cross varint boundaries), a timestamp and the value's 64 bits (NaN payloads, the
+// stale marker, -0.0 included). Everything is encoded, snappy-compressed, decompressed and parsed as a
 // prometheus.WriteRequest. Invariants: the flat form reads back as the labels it was written from (read_flat,
-// to_labels, hash_flat); snappy gives the raw bytes back; the request parses, with one TimeSeries per sample in
-// order, the expected labels (the series' own, external ones filling gaps), one sample with the timestamp and
-// the value bit-exact, and no metadata; and the raw bytes are those protoc serializes for that request.
+// to_labels, hash_flat); snappy gives the raw bytes back; the request parses, with one TimeSeries per sample
+// in order, the expected labels (the series' own, external ones filling gaps), one sample with the timestamp
+// and the value bit-exact, and no metadata; and the raw bytes are those protoc serializes for that request.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <snappy.h>
 
