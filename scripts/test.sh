@@ -17,25 +17,7 @@ for preset in release asan tsan; do
   ctest --preset "$preset"
 done
 
-# Each libFuzzer target for a bounded time (FUZZ_SECONDS each, default 30) over a scratch copy of its corpus.
-# A crash, a failed invariant or a sanitizer report makes libFuzzer exit non-zero.
-fuzzers=("canonical_fuzz:corpus:" "scrape_parse_fuzz:corpus_scrape:" "relabel_fuzz:corpus_relabel:-max_len=512")
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target canonical_fuzz scrape_parse_fuzz relabel_fuzz
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-for entry in "${fuzzers[@]}"; do
-  IFS=: read -r name corpus extra <<<"$entry"
-  echo "==> fuzz: $name for ${FUZZ_SECONDS:-30}s"
-  mkdir -p "$scratch/$name"
-  cp tests/fuzz/"$corpus"/* "$scratch/$name"/
-  # shellcheck disable=SC2086
-  if ! build/fuzz/tests/fuzz/"$name" -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 $extra \
-      "$scratch/$name" >"$scratch/$name.log" 2>&1; then
-    tail -50 "$scratch/$name.log"
-    echo "==> fuzz: $name FAILED"
-    exit 1
-  fi
-  grep -E '^(Done|stat::number_of_executed_units)' "$scratch/$name.log" || true
-done
+# Every libFuzzer target for a bounded time (FUZZ_SECONDS each, default 30) over a scratch copy of its corpus;
+# a crash's input is kept in tests/fuzz/crashes/ (scripts/fuzz.sh says how).
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 echo "==> all tests passed"
