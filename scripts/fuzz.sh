@@ -22,6 +22,7 @@ fuzzers=(
   "profile_fuzz:corpus_profile:"
   "creds_json_fuzz:corpus_creds_json:"
   "remote_write_fuzz:corpus_remote_write:"
+  "front_door_fuzz:corpus_front_door:-max_len=8192"
 )
 names=()
 for entry in "${fuzzers[@]}"; do names+=("${entry%%:*}"); done
