@@ -209,6 +209,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
 
   char buf[16384];
   bool checked_mismatch = r.status != 403;
+  bool sent_to_client = false;  // the status line and headers went out (with the first body bytes)
   p.eager(true);
   // One socket read, parse it, pass on what it held: a chunk reaches the client as soon as it arrives. (Beast's
   // async_read_some on a parser would keep reading until its body buffer is full or the message ends.)
@@ -234,9 +235,19 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
         parse_buffered(p, c.buffer, ec);
       }
       if (ec) {
+        const bool timed_out = ec == beast::error::timeout;
+        if (!sent_to_client) {
+          // Nothing has reached the client yet (the status line goes out with the first body bytes): it
+          // gets a 502/504 with the reason like any failed exchange (forward counts the error).
+          r.what = outcome::failed;
+          r.fail = {timed_out ? net::failure_kind::timeout : net::failure_kind::reset,
+                    "upstream " + a.key.to_string() + ": response body cut short before any of it was relayed: " +
+                        ec.message()};
+          co_return r;
+        }
         // The status line is already on its way to the client: all that can be done is to cut the
         // connection so the client sees a truncated response, never a complete-looking one.
-        s.metrics.upstream_errors.with({a.key.to_string(), ec == beast::error::timeout ? "timeout" : "reset"}).inc();
+        s.metrics.upstream_errors.with({a.key.to_string(), timed_out ? "timeout" : "reset"}).inc();
         r.what = outcome::broken;
         r.fail = {net::failure_kind::reset, "upstream " + a.key.to_string() + ": body cut short: " + ec.message()};
         co_return r;
@@ -264,6 +275,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       r.what = outcome::broken;
       co_return r;
     }
+    sent_to_client = true;
   }
   r.what = outcome::done;
   r.reusable = p.keep_alive();
