@@ -5,6 +5,7 @@
   relay.port                                                         # where the sidecar connects
   relay.policy = chaos_relay.random_policy(seed=1, fault_share=0.5)  # may be swapped at any time
   relay.counts                                                       # {fault name: connections}
+  relay.close_all()                                                  # end the connections open now
   relay.stop()
 
 Each accepted connection gets one plan from `policy()`: (name, k) with name one of
@@ -15,6 +16,8 @@ Each accepted connection gets one plan from `policy()`: (name, k) with name one 
   stall_up        after k bytes sidecar -> upstream, forward nothing more that way (keep reading, discard)
   stall_down      after k bytes upstream -> sidecar, forward nothing more that way
   truncate_down   after k bytes upstream -> sidecar, close both sides cleanly (FIN): a cut response
+  truncate_head   right after the first response head upstream -> sidecar (its blank line), close both sides:
+                  the status and headers arrived, not one body byte (k unused; not among the random faults)
 
 k counts bytes over the connection's life (the sidecar pools connections, so a fault may land in a later
 exchange than the first). Stalled connections are held until the sidecar closes its side or the relay stops.
@@ -124,6 +127,7 @@ class _Conn:
 
     def pump(self, src, dst, way):
         fault_here = self.name.endswith("_" + way)
+        head_seen = b""
         stalled = False
         scanner = _RequestScanner(self.relay) if way == "up" else None
         try:
@@ -134,6 +138,16 @@ class _Conn:
                 if scanner is not None:
                     scanner.feed(data)
                 if stalled:
+                    continue
+                if self.name == "truncate_head" and way == "down":
+                    head_seen += data
+                    end = head_seen.find(b"\r\n\r\n")
+                    if end >= 0:
+                        keep = end + 4 - (len(head_seen) - len(data))
+                        dst.sendall(data[:keep])
+                        self.finish("close")
+                        return
+                    dst.sendall(data)
                     continue
                 if fault_here and self.sent[way] + len(data) > self.k:
                     head = data[: max(0, self.k - self.sent[way])]
@@ -196,6 +210,13 @@ class Relay:
             self.heads += 1
             if not signed:
                 self.unsigned.append(first_line)
+
+    def close_all(self):
+        """Closes every connection open now (FIN both ways): plans given under an old policy end with them."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            c.finish("close")
 
     def stop(self):
         self._stopped = True
