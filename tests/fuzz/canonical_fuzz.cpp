@@ -9,17 +9,15 @@
 
 #include "signer/canonical.hpp"
 #include "signer/signer.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using sigv4::fuzz::check;
 
-bool hex_upper(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+bool hex_upper(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
 bool unreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~';
@@ -82,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   static const sigv4::signer signer;
   static const sigv4::header_policy policy = sigv4::header_policy::all();
-  std::vector<sigv4::header> headers = {{"Host", "example.amazonaws.com"}, {name, value}, {"X-Amz-Meta", value}};
+  std::vector<sigv4::header> headers = {
+      {"Host", "example.amazonaws.com"}, {name, value}, {"X-Amz-Meta", value}};
   sigv4::credentials creds{"AKIDEXAMPLE", std::string(value.substr(0, 64)), std::string(name)};
   sigv4::signing_params params{.region = "us-east-1",
                                .service = "service",

@@ -19,15 +19,11 @@
 
 #include "proxy/config.hpp"
 #include "scraper/config.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    __builtin_trap();
-  }
-}
+using sigv4::fuzz::check;
 
 // A few variables for ${VAR} expansion; anything else is unset (an error on its line).
 const char* env(const char* name) {

@@ -21,17 +21,13 @@
 #include "creds/json_credentials.hpp"
 #include "creds/process_provider.hpp"
 #include "creds/sts.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace sigv4::creds;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    __builtin_trap();
-  }
-}
+using sigv4::fuzz::check;
 
 using json_parser = std::optional<snapshot> (*)(std::string_view body, std::string& error);
 

@@ -36,6 +36,7 @@
 #include "proxy/config.hpp"
 #include "proxy/routing.hpp"
 #include "proxy/server.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -45,12 +46,7 @@ namespace obs = sigv4::obs;
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using sigv4::fuzz::check;
 
 // Printed at exit, so a run shows the inputs reached the upstream (signed) and not only the sidecar's errors.
 std::size_t upstream_requests = 0;

@@ -15,17 +15,13 @@
 #include <variant>
 
 #include "creds/profile_file.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace sigv4::creds;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    __builtin_trap();
-  }
-}
+using sigv4::fuzz::check;
 
 // Python's universal newlines: \n, \r\n and a lone \r each end a line.
 std::size_t line_count(std::string_view text) {

@@ -21,17 +21,13 @@
 #include "remote.pb.h"
 #include "scraper/labels.hpp"
 #include "scraper/remote_write.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace sigv4::scraper;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    __builtin_trap();
-  }
-}
+using sigv4::fuzz::check;
 
 // A label of the fuzzer's choosing, or nothing when it is not one a label set may hold.
 void add_label(FuzzedDataProvider& fdp, labels& ls) {

@@ -13,17 +13,13 @@
 #include <string_view>
 
 #include "scraper/textparse.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace sigv4::scraper;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using sigv4::fuzz::check;
 
 }  // namespace
 
