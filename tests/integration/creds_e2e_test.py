@@ -30,15 +30,6 @@ SIGV4 = {"region": REGION, "service": SERVICE}
 SHORT = 304
 
 
-def imds_env(aws, **extra):
-    env = t.credential_env(akid=None)
-    env.pop("AWS_EC2_METADATA_DISABLED", None)
-    env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = aws.url("imds")
-    env["AWS_ENDPOINT_URL_STS"] = aws.url("sts")
-    env.update(extra)
-    return env
-
-
 def akid_of(r):
     try:
         return r.json().get("access_key_id")
@@ -78,7 +69,7 @@ def main():
                           "sigv4": dict(SIGV4, role_arn="arn:aws:iam::123456789012:role/route-role",
                                         external_id="ext-1")},
                          {"name": "root", "match": {"path_prefix": "/"}, "upstream": up, "sigv4": SIGV4}]}
-    proxy = t.start_proxy(binary, config, env=imds_env(aws), name="sidecar-imds")
+    proxy = t.start_proxy(binary, config, env=fake_aws.imds_env(aws), name="sidecar-imds")
 
     # -----------------------------------------------------------------------------------------------------
     t.section("first fetch before serving: IMDS keys and token")
@@ -204,7 +195,7 @@ def main():
     t.section("IMDS down at startup: serve 503 and not-ready, recover when it comes up")
     aws.down("imds")
     cold = t.start_proxy(binary, args=["--host", f"{L}:{vport}", "--upstream-url-scheme", "http", "--name", SERVICE,
-                                       "--region", REGION], env=imds_env(aws), name="sidecar-cold", timeout=30)
+                                       "--region", REGION], env=fake_aws.imds_env(aws), name="sidecar-cold", timeout=30)
     r = cold.request("GET", "/cold")
     t.check_eq(r.status, 503, "503 while IMDS is down")
     t.check(b"imds" in r.body.lower(), "the 503 names IMDS", r.body)
@@ -220,13 +211,13 @@ def main():
     import subprocess
     current = aws.state("imds")["credentials"]
     out = subprocess.run([binary, "sign", "--region", REGION, "--service", SERVICE, f"http://{L}:{vport}/signed"],
-                         env=imds_env(aws), capture_output=True, text=True, timeout=30)
+                         env=fake_aws.imds_env(aws), capture_output=True, text=True, timeout=30)
     t.check(out.returncode == 0, "sign exits 0 with IMDS credentials", out.stderr)
     t.check(f"Credential={current['AccessKeyId']}/" in out.stdout, "signed with the IMDS key", out.stdout)
     t.check(f"X-Amz-Security-Token: {current['Token']}" in out.stdout, "with the IMDS token")
     aws.down("imds")
     out = subprocess.run([binary, "sign", "--region", REGION, "--service", SERVICE, f"http://{L}:{vport}/signed"],
-                         env=imds_env(aws), capture_output=True, text=True, timeout=30)
+                         env=fake_aws.imds_env(aws), capture_output=True, text=True, timeout=30)
     t.check_eq(out.returncode, 2, "sign exits 2 without credentials")
     t.check("no AWS credentials" in out.stderr and "imds" in out.stderr, "and says why (imds)", out.stderr)
     t.check("Authorization" not in out.stdout, "and prints no request")

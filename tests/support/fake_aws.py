@@ -34,6 +34,7 @@ From Python (tests/integration/*.py):
   aws.url("imds")                   -> "http://127.0.0.1:PORT"
   aws.configure("imds", require_token=True); aws.rotate("imds", expires_in=600); aws.down("imds"); aws.up("imds")
   aws.fail("sts", code="AccessDenied", count=2); aws.requests("sts"); aws.state("ecs"); aws.reset("imds")
+  fake_aws.imds_env(aws)            -> a sidecar's environment: credentials from the imds fake, STS at the sts one
   fake_aws.fake_credentials("imds", 2)  -> the (akid, secret, token) the imds fake's 2nd rotation will hand out
 Or in-process: w = fake_aws.World(); fake_aws.ImdsFake(w); w.start(); ...; w.stop().
 
@@ -1489,6 +1490,17 @@ class Client:
 
     def add_credentials(self, **args):
         return self.call("sts", "add_credentials", args)
+
+
+def imds_env(aws):
+    """The environment of a sidecar whose credentials come from the imds fake (no static keys, IMDS not
+    disabled) and whose STS calls go to the sts fake: testlib.credential_env's base."""
+    import testlib
+    env = testlib.credential_env(akid=None)
+    env.pop("AWS_EC2_METADATA_DISABLED", None)
+    env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = aws.url("imds")
+    env["AWS_ENDPOINT_URL_STS"] = aws.url("sts")
+    return env
 
 
 def start(args=(), timeout=15.0, name="fake_aws", log_path=None):
