@@ -16,8 +16,8 @@ Each accepted connection gets one plan from `policy()`: (name, k) with name one 
   stall_up        after k bytes sidecar -> upstream, forward nothing more that way (keep reading, discard)
   stall_down      after k bytes upstream -> sidecar, forward nothing more that way
   truncate_down   after k bytes upstream -> sidecar, close both sides cleanly (FIN): a cut response
-  truncate_head   right after the first response head upstream -> sidecar (its blank line), close both sides:
-                  the status and headers arrived, not one body byte (k unused; not among the random faults)
+  truncate_head   truncate_down with k the length of the first response head (up to its blank line): the
+                  status and headers arrive, not one body byte (k unused; not among the random faults)
 
 k counts bytes over the connection's life (the sidecar pools connections, so a fault may land in a later
 exchange than the first). Stalled connections are held until the sidecar closes its side or the relay stops.
@@ -96,6 +96,8 @@ class _Conn:
         self.down = down          # the sidecar's side
         self.up = None            # the upstream's side
         self.name, self.k = plan
+        if self.name == "truncate_head":
+            self.k = None  # truncate_down at the response head's length, once the head has been seen
         self.lock = threading.Lock()
         self.done = False
         self.sent = {"up": 0, "down": 0}
@@ -126,7 +128,7 @@ class _Conn:
                 s.close()
 
     def pump(self, src, dst, way):
-        fault_here = self.name.endswith("_" + way)
+        fault_here = self.name.endswith("_" + way) or (self.name == "truncate_head" and way == "down")
         head_seen = b""
         stalled = False
         scanner = _RequestScanner(self.relay) if way == "up" else None
@@ -139,17 +141,12 @@ class _Conn:
                     scanner.feed(data)
                 if stalled:
                     continue
-                if self.name == "truncate_head" and way == "down":
+                if fault_here and self.k is None:  # truncate_head: where does the head end?
                     head_seen += data
                     end = head_seen.find(b"\r\n\r\n")
                     if end >= 0:
-                        keep = end + 4 - (len(head_seen) - len(data))
-                        dst.sendall(data[:keep])
-                        self.finish("close")
-                        return
-                    dst.sendall(data)
-                    continue
-                if fault_here and self.sent[way] + len(data) > self.k:
+                        self.k = end + 4
+                if fault_here and self.k is not None and self.sent[way] + len(data) > self.k:
                     head = data[: max(0, self.k - self.sent[way])]
                     if head:
                         dst.sendall(head)
@@ -224,7 +221,4 @@ class Relay:
             self._listener.close()
         except OSError:
             pass
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
-            c.finish("close")
+        self.close_all()
