@@ -33,10 +33,10 @@ which recomputes every signature with botocore and counts what it rejects (an un
 Last line: 'N passed, M failed'.
 """
 import hashlib
+from collections import Counter
 import os
 import random
 import signal
-import socket
 import sys
 import threading
 import time
@@ -122,13 +122,6 @@ def check_log_clean(proxy, secrets=SECRET_MARKERS):
             "the log holds no secret and no signature")
 
 
-def tally(outcomes):
-    counts = {}
-    for o in outcomes:
-        counts[o] = counts.get(o, 0) + 1
-    return counts
-
-
 # ---------------------------------------------------------------------------------------------------------------
 def case_relay(binary):
     verifier, vport = t.start_verifier([(t.TEST_AKID, t.TEST_SECRET)])
@@ -150,13 +143,13 @@ def case_relay(binary):
         return classify(r, err, want_sha=hashlib.sha256(body).hexdigest())
 
     t.section("baseline through a passing relay")
-    base = tally(run_clients(4, 2, work))
+    base = Counter(run_clients(4, 2, work))
     t.check(set(base) == {"ok"}, f"every request 200 and whole ({sum(base.values())})", base)
 
     t.section("chaos: half the upstream connections reset, stall or cut at a random byte")
     relay.policy = chaos_relay.random_policy(seed=11, fault_share=0.5)
     start = time.monotonic()
-    outcomes = tally(run_clients(8, 20, work))
+    outcomes = Counter(run_clients(8, 20, work))
     took = time.monotonic() - start
     bad = {k: v for k, v in outcomes.items() if k.startswith("bad:")}
     total = sum(outcomes.values())
@@ -186,7 +179,7 @@ def case_relay(binary):
     # A pooled connection keeps the plan it was given (a cut at byte k may still be ahead): the network heals as
     # the relay closes what is open, and the sidecar retries what it sends on a closed pooled connection.
     relay.close_all()
-    after = tally(run_clients(4, 3, work))
+    after = Counter(run_clients(4, 3, work))
     t.check(set(after) == {"ok"}, f"every request 200 and whole again ({sum(after.values())})", after)
     st = t.verifier_stats(vport)
     reasons = dict(st.get("rejections_by_reason", {}))
@@ -208,14 +201,6 @@ def case_relay(binary):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def imds_env(aws):
-    env = t.credential_env(akid=None)
-    env.pop("AWS_EC2_METADATA_DISABLED", None)
-    env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = aws.url("imds")
-    env["AWS_ENDPOINT_URL_STS"] = aws.url("sts")
-    return env
-
-
 def creds_outcome(r, err, expired_403=False):
     """ok | 503 (naming the credentials) | 403 (the upstream's, for an expired signature date; only when
     expired_403) | bad:<why>."""
@@ -245,7 +230,7 @@ def case_creds_flap(binary):
     cfg = {"routes": [{"name": "role", "match": {"path_prefix": "/role/"}, "upstream": f"{up}/",
                        "sigv4": dict(SIGV4, role_arn="arn:aws:iam::123456789012:role/route-role")},
                       {"name": "root", "match": {"path_prefix": "/"}, "upstream": up, "sigv4": SIGV4}]}
-    proxy = t.start_proxy(binary, cfg, env=imds_env(aws), name="sidecar-creds-flap")
+    proxy = t.start_proxy(binary, cfg, env=fake_aws.imds_env(aws), name="sidecar-creds-flap")
 
     def work(rng):
         target = "/role/x" if rng.random() < 0.5 else "/x"
@@ -254,7 +239,7 @@ def case_creds_flap(binary):
         return creds_outcome(r, err)
 
     t.section("steady: both routes signed")
-    base = tally(run_clients(2, 1, work))
+    base = Counter(run_clients(2, 1, work))
     t.check(set(base) == {"ok"}, f"every request 200 ({sum(base.values())})", base)
 
     t.section("IMDS and STS flap for 20 s under load")
@@ -287,7 +272,7 @@ def case_creds_flap(binary):
     imds_before, sts_before = count_requests(aws, "imds"), count_requests(aws, "sts")
     flap = threading.Thread(target=flapper)
     flap.start()
-    outcomes = tally(run_clients(4, 20, work))
+    outcomes = Counter(run_clients(4, 20, work))
     stop.set()
     flap.join()
     imds_n = count_requests(aws, "imds") - imds_before
@@ -343,7 +328,7 @@ def case_clock(binary):
     clock_file = os.path.join(t.work_dir(), "faketime.rc")
     with open(clock_file, "w") as f:
         f.write("+0\n")
-    env = imds_env(aws)
+    env = fake_aws.imds_env(aws)
     env.update({"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": clock_file, "FAKETIME_NO_CACHE": "1",
                 "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"})
     if os.environ.get("SIGV4_SANITIZE"):
@@ -368,7 +353,7 @@ def case_clock(binary):
         while time.monotonic() < end:
             out.append(outcome(*one_request(proxy.port, "GET", "/x")))
             time.sleep(0.05)
-        return tally(out)
+        return Counter(out)
 
     def recover(label):
         start = time.monotonic()
@@ -451,7 +436,7 @@ def case_reload(binary):
     stop.set()
     for th in threads:
         th.join()
-    counts = tally(results)
+    counts = Counter(results)
     t.check(set(counts) == {"ok"}, f"every request 200 with one of the two configs' headers ({len(results)})",
             counts)
     deadline = time.monotonic() + 5
