@@ -24,6 +24,7 @@
 namespace {
 
 using sigv4::fuzz::check;
+using sigv4::fuzz::must_not_throw;
 
 // A few variables for ${VAR} expansion; anything else is unset (an error on its line).
 const char* env(const char* name) {
@@ -55,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                          std::count(text.begin(), text.end(), '\r'));
   const sigv4::conf::env_lookup lookup = env;
 
-  try {
+  must_not_throw("parse_config", [&] {
     auto r = sigv4::app::parse_config(text, lookup);
     check(r.cfg.has_value() == r.errors.empty(), "a config xor errors");
     check_diagnostics(r.errors, lines);
@@ -63,13 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.cfg)
       check(!r.cfg->routes.empty() || !r.cfg->forward_proxy.allow.empty() || r.cfg->scrape.job_count() > 0,
             "a valid config has something to do");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "parse_config threw: %s\n", e.what());
-    __builtin_trap();
-  } catch (...) {
-    std::fprintf(stderr, "parse_config threw a non-std exception\n");
-    __builtin_trap();
-  }
+  });
 
   YAML::Node root;
   try {
@@ -77,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const YAML::ParserException&) {
     return 0;  // a syntax error: parse_config reported it above, with its line
   }
-  try {
+  must_not_throw("the scraper's config section", [&] {
     std::vector<sigv4::conf::config_error> errors, warnings;
     sigv4::conf::yaml_reader r(lookup, errors, &warnings);
     sigv4::scraper::scraper_config cfg;
@@ -99,12 +94,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
       }
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "the scraper's config section threw: %s\n", e.what());
-    __builtin_trap();
-  } catch (...) {
-    std::fprintf(stderr, "the scraper's config section threw a non-std exception\n");
-    __builtin_trap();
-  }
+  });
   return 0;
 }
