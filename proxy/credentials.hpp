@@ -70,8 +70,8 @@ class credential_hub {
   // a reload may add a role). Not for the hot path: routing calls it when a config is compiled.
   const creds::credential_store* store_for(const sigv4_config& s);
   // A server refused credentials from `store` as expired, or a request found them expired by this host's clock
-  // (`why`, logged): its refresher fetches now (on the hub's thread), at
-  // most once per 30 s per identity so a storm of refusals is one fetch. Any thread; unknown stores ignored.
+  // (`why`, logged): its refresher fetches now (on the hub's thread), at most once per 30 s per identity so a
+  // storm of refusals is one fetch. Any thread; unknown stores ignored.
   void refresh_soon(const creds::credential_store* store, std::string_view why);
   // 503 reasons for /-/ready: empty when every identity has unexpired credentials.
   std::string not_ready_reason() const;
