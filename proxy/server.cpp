@@ -454,9 +454,8 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
         c.profile = s.profile;
         return h->store_for(c);
       },
-      .credentials_rejected = [h = hub.get()](const creds::credential_store* s) {
-        h->refresh_soon(s, "credentials refused as expired: refreshing now");
-      },
+      .refresh_credentials = [h = hub.get()](const creds::credential_store* s,
+                                             std::string_view why) { h->refresh_soon(s, why); },
       .user_agent = std::string("sigv4-sidecar/") + SIGV4_SIDECAR_VERSION_STRING,
       .default_tls = net::tls_settings::server_auth(live.tls.ca_file, !live.tls.insecure_skip_verify)});
   shared.scraper = &scrape;

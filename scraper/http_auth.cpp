@@ -55,14 +55,17 @@ authorize_result authorize(const request_auth& auth, std::string_view method, st
   }
   if (!auth.sigv4) return r;
   auto snap = auth.store != nullptr ? auth.store->current() : nullptr;
-  if (!snap || snap->creds.empty() ||
-      (snap->expiration && *snap->expiration <= std::chrono::system_clock::now())) {
-    r.error = "no AWS credentials";
+  const bool expired = snap && !snap->creds.empty() && snap->expiration &&
+                       *snap->expiration <= std::chrono::system_clock::now();
+  if (!snap || snap->creds.empty() || expired) {
+    r.error = expired ? "no AWS credentials: those from " + snap->provider + " expired by this host's clock"
+                      : "no AWS credentials";
     if (auth.store != nullptr) {
       auto why = auth.store->unavailable_reason();
       if (!why.empty()) r.error += ": " + why;
     }
     r.sigv4_unavailable = true;
+    r.sigv4_expired = expired;
     return r;
   }
   std::vector<header> view;

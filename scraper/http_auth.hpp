@@ -25,6 +25,7 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 struct authorize_result {
   std::string error;               // non-empty: do not send; why
   bool sigv4_unavailable = false;  // the error is "no credentials yet"
+  bool sigv4_expired = false;      // ... because those published are expired by this host's clock
 };
 
 // Adds the auth headers to `headers` (which must already hold Host and every header to be signed). With

@@ -168,6 +168,7 @@ struct manager::impl {
         metrics(deps.registry),
         work(asio::make_work_guard(ioc)),
         svc{ioc.get_executor(), signing, metrics, {}, deps.user_agent, {}} {
+    svc.refresh_credentials = deps.refresh_credentials;
     svc.pool_for = [this](const net::upstream_key& key, asio::ssl::context* tls) -> net::upstream_pool& {
       auto& slot = pools[{key, tls}];
       if (!slot) {
@@ -301,7 +302,7 @@ struct manager::impl {
             return "remote_write " + r.url + ": " + e;
           if (rt.url.scheme == "https") rt.tls = tls_for(r.tls);
           rt.server_name = r.tls.server_name;
-          rt.credentials_rejected = deps.credentials_rejected;
+          rt.refresh_credentials = deps.refresh_credentials;
           p.fingerprints.push_back(remote_fingerprint(r, cfg.global.external_labels));
           p.remotes.push_back(std::move(rt));
         }

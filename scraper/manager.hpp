@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "creds/store.hpp"
 #include "net/tls.hpp"
@@ -20,9 +21,10 @@ struct manager_deps {
   // The published credentials for a sigv4 block (the base identity, or its role's); null and `error` set
   // when there can be none. Called on the scraper thread while a config is applied.
   std::function<const creds::credential_store*(const sigv4_settings&, std::string& error)> store_for;
-  // AWS refused a signature as made with expired credentials from this store: refresh them now rather than
-  // at their schedule (a clock or an expiry the refresher misjudged). Any thread; may be empty.
-  std::function<void(const creds::credential_store*)> credentials_rejected;
+  // The credentials from this store are expired: AWS refused a signature as made with them, or this host's
+  // clock is past their expiry. Refresh them now rather than at their schedule (a clock step, or an expiry
+  // the refresher misjudged); `why` is for the log. Any thread; may be empty.
+  std::function<void(const creds::credential_store*, std::string_view why)> refresh_credentials;
   std::string user_agent;
   net::tls_settings default_tls;  // https targets and remotes without a tls_config: the proxy's CA settings
 };

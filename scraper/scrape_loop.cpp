@@ -170,6 +170,9 @@ asio::awaitable<scrape_loop::page> scrape_loop::fetch(const job_runtime& job, st
     auto authorized = authorize(auth, req.method, req.target, empty_payload_sha256, req.headers, svc_.signing,
                                 std::chrono::floor<std::chrono::seconds>(wall::now()));
     if (!authorized.error.empty()) {
+      if (authorized.sigv4_expired && svc_.refresh_credentials) {
+        svc_.refresh_credentials(auth.store, "credentials expired by this host's clock: refreshing now");
+      }
       p.error = authorized.error;
       p.reason = "credentials";
       co_return p;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "net/upstream.hpp"
 #include "scraper/http_auth.hpp"
@@ -47,6 +48,7 @@ struct scrape_services {
   // Every loop's samples on their way to the queues: one buffer for all (a scrape is turned into samples
   // and handed on without a suspension, on the one scraper thread), not one per target kept between scrapes.
   sample_batch batch;
+  std::function<void(const creds::credential_store*, std::string_view)> refresh_credentials;  // manager_deps'
 };
 
 struct target_status {

@@ -317,6 +317,11 @@ asio::awaitable<outcome> remote_sender::send(const batch& b) {
   if (!authorized.error.empty()) {
     // Never unsigned: the batch waits (with backoff) until the refresher has credentials again.
     metrics_.send_errors.with({rt_.name, rt_.url_text, "credentials"}).inc();
+    if (authorized.sigv4_expired && rt_.refresh_credentials) {
+      // Expired by this host's clock (stepped past the expiry, say): the refresher's timer was set by the
+      // clock before, so ask it to fetch now.
+      rt_.refresh_credentials(rt_.auth.store, "credentials expired by this host's clock: refreshing now");
+    }
     std::uint64_t suppressed = 0;
     if (send_log_limiter().allow(suppressed)) {
       obs::warn("remote_write: not sent", {{"remote", rt_.name},
@@ -334,9 +339,9 @@ asio::awaitable<outcome> remote_sender::send(const batch& b) {
   if (!first_line.empty() && first_line.back() == '\r') first_line.remove_suffix(1);  // a CRLF body
   outcome o = classify(res.status, res.header("Retry-After"), first_line,
                        res.error.has_value() && res.status == 0, rt_.queue, std::chrono::system_clock::now());
-  if (o.kind == outcome_kind::retry_after_refresh && rt_.auth.store != nullptr && rt_.credentials_rejected) {
+  if (o.kind == outcome_kind::retry_after_refresh && rt_.auth.store != nullptr && rt_.refresh_credentials) {
     // The batch is kept; the retry after the backoff signs with what the refresh publishes.
-    rt_.credentials_rejected(rt_.auth.store);
+    rt_.refresh_credentials(rt_.auth.store, "credentials refused as expired: refreshing now");
   }
   if (o.kind != outcome_kind::success) {
     std::string kind = res.status == 0     ? "network"

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/upstream.hpp"
@@ -39,7 +40,7 @@ struct remote_runtime {
   request_auth auth;
   boost::asio::ssl::context* tls = nullptr;  // https; owned by the manager
   std::string server_name;
-  std::function<void(const creds::credential_store*)> credentials_rejected;  // manager_deps'
+  std::function<void(const creds::credential_store*, std::string_view)> refresh_credentials;  // manager_deps'
   // With a spool, the sender reads the instance's scrapes back from it (reader `reader`) and commits what
   // was delivered; append() is then only the spool's fallback when it can't take a scrape.
   std::shared_ptr<instance_spool> spool;

@@ -317,6 +317,25 @@ def libfaketime():
     return None
 
 
+def faketime_env(lib, aws, name):
+    """A clock file at +0 and the sidecar environment (imds_env) that runs it on libfaketime's wall clock."""
+    clock_file = os.path.join(t.work_dir(), name)
+    set_fake_clock(clock_file, "+0")
+    env = fake_aws.imds_env(aws)
+    env.update({"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": clock_file, "FAKETIME_NO_CACHE": "1",
+                "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"})
+    if os.environ.get("SIGV4_SANITIZE"):
+        env["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") + " verify_asan_link_order=0").strip()
+    return clock_file, env
+
+
+def set_fake_clock(clock_file, spec):
+    tmp = clock_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(spec + "\n")
+    os.replace(tmp, clock_file)
+
+
 def case_clock(binary):
     lib = libfaketime()
     t.check(lib is not None, "libfaketime is installed (Debian package faketime)")
@@ -325,14 +344,7 @@ def case_clock(binary):
     fake_proc, aws = fake_aws.start(["--fakes", "imds,sts", "--imds-require-token", "--imds-expires-in", "600"])
     gens = [fake_aws.fake_credentials("imds", n) for n in range(1, 50)]
     verifier, vport = t.start_verifier(gens)
-    clock_file = os.path.join(t.work_dir(), "faketime.rc")
-    with open(clock_file, "w") as f:
-        f.write("+0\n")
-    env = fake_aws.imds_env(aws)
-    env.update({"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": clock_file, "FAKETIME_NO_CACHE": "1",
-                "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"})
-    if os.environ.get("SIGV4_SANITIZE"):
-        env["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") + " verify_asan_link_order=0").strip()
+    clock_file, env = faketime_env(lib, aws, "faketime.rc")
     cfg = {"log_level": "info",
            "routes": [{"name": "root", "match": {"path_prefix": "/"}, "upstream": f"http://{L}:{vport}",
                        "sigv4": SIGV4}]}
@@ -342,10 +354,7 @@ def case_clock(binary):
         return creds_outcome(r, err, expired_403=True)
 
     def set_clock(spec):
-        tmp = clock_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(spec + "\n")
-        os.replace(tmp, clock_file)
+        set_fake_clock(clock_file, spec)
 
     def load(seconds):
         out = []
@@ -396,8 +405,58 @@ def case_clock(binary):
     t.check(proxy.process.alive(), "the proxy is alive")
     check_log_clean(proxy, SECRET_MARKERS + tuple(g[1] for g in gens[:5]))
     t.check(proxy.stop() == 0, "the proxy exits 0 on SIGTERM")
+    clock_scraper(binary, lib, aws, vport, gens)
     verifier.stop()
     fake_proc.stop()
+
+
+def clock_scraper(binary, lib, aws, vport, gens):
+    """The scraper alone (no proxy traffic) across the same forward step: its remote_write sender finds the
+    credentials expired by the stepped clock and has the refresher fetch at once, as the proxy does."""
+    t.section("the scraper's remote_write across a +1 h step")
+    clock_file, env = faketime_env(lib, aws, "faketime-scraper.rc")
+    admin = t.free_port()
+    cfg = {"log_level": "info", "admin_listen": f"{L}:{admin}",
+           "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+           "scrape_configs": [{"job_name": "self", "static_configs": [{"targets": [f"{L}:{admin}"]}]}],
+           "remote_write": [{"url": f"http://{L}:{vport}/api/v1/remote_write", "sigv4": SIGV4,
+                             "queue_config": {"batch_send_deadline": "1s", "min_backoff": "100ms",
+                                              "max_backoff": "1s"}}]}
+    sc = t.start_proxy(binary, cfg, env=env, name="sidecar-clock-scraper", proxy_listener=False)
+
+    def verified():
+        return t.verifier_stats(vport)["verified"]
+
+    def wait_verified(label, seconds=15):
+        start, deadline = verified(), time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if verified() > start:
+                t.check(True, f"{label}: the verifier accepted a signed remote_write")
+                return
+            time.sleep(0.2)
+        t.check(False, f"{label}: a signed remote_write within {seconds} s", sc.process.log_tail())
+
+    def credential_errors():
+        return t.metric_sum(sc.metrics(), "sigv4_sidecar_remote_send_errors_total", kind="credentials")
+
+    wait_verified("right time")
+    before_imds, before_err = count_requests(aws, "imds"), credential_errors()
+    set_fake_clock(clock_file, "+1h")
+    msg = "credentials expired by this host's clock: refreshing now"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and msg not in sc.process.log_text():
+        time.sleep(0.2)
+    time.sleep(1)
+    imds_n = count_requests(aws, "imds") - before_imds
+    t.check(msg in sc.process.log_text(), "the scraper's log says the credentials expired by this host's clock",
+            sc.process.log_tail())
+    t.check(imds_n >= 1, f"the refresher fetched credentials again at once ({imds_n} IMDS requests)")
+    t.check(credential_errors() > before_err, "the sends held back are counted as credentials errors")
+    set_fake_clock(clock_file, "+0")
+    wait_verified("back from +1h")
+    t.check(sc.process.alive(), "the scraper's sidecar is alive")
+    check_log_clean(sc, SECRET_MARKERS + tuple(g[1] for g in gens[:5]))
+    t.check(sc.stop() == 0, "the scraper's sidecar exits 0 on SIGTERM")
 
 
 # ---------------------------------------------------------------------------------------------------------------
