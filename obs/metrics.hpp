@@ -2,6 +2,7 @@
 // A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in the text
 // exposition format. Children are created once per label set and then updated lock-free; callers on a hot path
 // keep the reference that with() returns.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -74,18 +75,29 @@ class family : public family_base {
         make_(std::move(make)) {}
 
   Metric& with(std::initializer_list<std::string_view> values) {
-    std::vector<std::string> key(values.begin(), values.end());
     std::lock_guard lock(mutex_);
-    auto& slot = children_[key];
-    if (!slot) slot = make_();
-    return *slot;
+    // Found without building the key: request paths call this a few times per request.
+    auto it = children_.lower_bound(values);
+    if (it == children_.end() || key_less{}(values, it->first)) {
+      it = children_.emplace_hint(it, std::vector<std::string>(values.begin(), values.end()), make_());
+    }
+    return *it->second;
   }
 
  private:
+  // Lexicographic order over label values, between stored keys and the values a caller passes.
+  struct key_less {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                          [](std::string_view x, std::string_view y) { return x < y; });
+    }
+  };
   void render_children(std::string& out) const override;
   factory make_;
   mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>, key_less> children_;
 };
 
 using counter_family = family<counter>;

@@ -2,8 +2,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/container/small_vector.hpp>
+#include <array>
 #include <variant>
 
 #include "obs/log.hpp"
@@ -21,54 +24,89 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Lower-case tokens of every Connection header: the headers they name are hop-by-hop too.
-std::vector<std::string> connection_tokens(const http::fields& f) {
-  std::vector<std::string> out;
+// The values of the Connection headers (almost always none or one), found in one walk of the field list: the
+// headers they name are hop-by-hop too.
+using connection_values = boost::container::small_vector<std::string_view, 2>;
+connection_values connection_headers(const http::fields& f) {
+  connection_values out;
   for (const auto& field : f) {
-    if (to_lower(field.name_string()) != "connection") continue;
-    std::string_view v = field.value();
-    std::size_t start = 0;
-    while (start <= v.size()) {
-      auto end = v.find(',', start);
-      if (end == std::string_view::npos) end = v.size();
-      auto tok = v.substr(start, end - start);
-      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (!tok.empty()) out.push_back(to_lower(tok));
-      start = end + 1;
-    }
+    if (field.name() == http::field::connection) out.push_back(field.value());
   }
   return out;
 }
 
-bool hop_by_hop(std::string_view n) {
-  return n == "connection" || n == "keep-alive" || n == "te" || n == "trailer" || n == "transfer-encoding" ||
-         n == "upgrade" || n.starts_with("proxy-");
+// Whether a Connection header lists `name` (any case).
+bool named_by_connection(const connection_values& values, std::string_view name) {
+  for (std::string_view v : values) {
+    std::size_t start = 0;
+    while (start <= v.size()) {
+      auto comma = v.find(',', start);
+      if (comma == std::string_view::npos) comma = v.size();
+      auto tok = v.substr(start, comma - start);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (!tok.empty() && iequals(tok, name)) return true;
+      start = comma + 1;
+    }
+  }
+  return false;
+}
+
+bool hop_by_hop(const http::fields::value_type& f) {
+  switch (f.name()) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+      return true;
+    default: {
+      std::string_view n = f.name_string();
+      return n.size() >= 6 && iequals(n.substr(0, 6), "proxy-");
+    }
+  }
+}
+
+bool listed(std::string_view name, const std::vector<std::string>& names) {
+  for (const auto& x : names) {
+    if (iequals(name, x)) return true;
+  }
+  return false;
 }
 
 // What must not travel upstream: hop-by-hop headers, the client's own signing headers (we sign afresh),
-// Expect (answered here) and the route's strip list.
+// Expect (answered here) and the route's strip list. Compared in place, without lower-cased copies: this
+// runs on every header of every request.
 void strip_request_headers(http::fields& f, const std::vector<std::string>& strip) {
-  auto named = connection_tokens(f);
+  const connection_values named = connection_headers(f);
   for (auto it = f.begin(); it != f.end();) {
-    std::string n = to_lower(it->name_string());
-    bool drop = hop_by_hop(n) || n == "expect" || n == "authorization" || n == "x-amz-date" ||
-                n == "x-amz-security-token" || n == "x-amz-content-sha256";
-    for (const auto& x : named) drop = drop || n == x;
-    for (const auto& x : strip) drop = drop || n == x;
+    const auto id = it->name();
+    if (id == http::field::connection) {
+      ++it;  // erased last: it names others
+      continue;
+    }
+    const std::string_view n = it->name_string();
+    bool drop = hop_by_hop(*it) || id == http::field::expect || id == http::field::authorization ||
+                (id == http::field::unknown &&
+                 (iequals(n, "x-amz-date") || iequals(n, "x-amz-security-token") ||
+                  iequals(n, "x-amz-content-sha256"))) ||
+                listed(n, strip) || named_by_connection(named, n);
     it = drop ? f.erase(it) : std::next(it);
   }
+  if (!named.empty()) f.erase(http::field::connection);
 }
 
 void strip_response_headers(http::fields& f) {
-  auto named = connection_tokens(f);
+  const connection_values named = connection_headers(f);
   for (auto it = f.begin(); it != f.end();) {
-    std::string n = to_lower(it->name_string());
-    // Transfer-Encoding stays: the serializer re-frames the body according to it.
-    bool drop = n != "transfer-encoding" && hop_by_hop(n);
-    for (const auto& x : named) drop = drop || n == x;
+    // Transfer-Encoding stays: the serializer re-frames the body according to it. Connection goes last.
+    const auto id = it->name();
+    bool drop = id != http::field::transfer_encoding && id != http::field::connection &&
+                (hop_by_hop(*it) || named_by_connection(named, it->name_string()));
     it = drop ? f.erase(it) : std::next(it);
   }
+  if (!named.empty()) f.erase(http::field::connection);
 }
 
 // The canonical request carries the session token in its x-amz-security-token line: never log it.
@@ -140,11 +178,19 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
     return r;
   };
 
-  http::request_serializer<hashing_body> rsr{req};
+  // Head and body as two buffers, at once if the socket takes them (it nearly always does).
+  std::string head;
+  head.reserve(1024);
+  append_request_head(head, req);
+  const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.body().data)};
   beast::error_code wec;
-  const bool sent = write_now(up, rsr, wec);
+  const std::size_t sent = write_now(up, out, wec);
   c.expires_after(t.upstream_response_header);
-  if (!sent && !wec) std::tie(wec, std::ignore) = co_await http::async_write(up, rsr, use_tuple);
+  if (!wec && sent < asio::buffer_size(out)) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(out);
+    rest.consume(sent);
+    std::tie(wec, std::ignore) = co_await asio::async_write(up, rest, use_tuple);
+  }
   if (wec) {
     if (wec == beast::error::timeout) co_return fail(net::failure_kind::timeout, "sending the request timed out", false);
     co_return fail(net::failure_kind::reset, "sending the request failed: " + wec.message(), a.reused);
@@ -399,7 +445,9 @@ asio::awaitable<void> forward(request_context& ctx, const decision& d, http::req
         obs::warn("upstream answered with an error",
                   {{"route", ctx.route_name}, {"status", r.status}, {"upstream", key.to_string()}});
       }
-      obs::debug("request", {{"route", ctx.route_name}, {"status", r.status}, {"upstream", key.to_string()}});
+      if (obs::enabled(obs::level::debug)) {  // key.to_string() is not free, and this runs on every request
+        obs::debug("request", {{"route", ctx.route_name}, {"status", r.status}, {"upstream", key.to_string()}});
+      }
       break;
     case outcome::retry:
     case outcome::failed: {
