@@ -17,6 +17,7 @@
 #include "proxy/fd_limit.hpp"
 #include "proxy/credentials.hpp"
 #include "obs/log.hpp"
+#include "obs/process_metrics.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/run_command.hpp"
 
@@ -419,6 +420,7 @@ int run_proxy(std::span<const std::string_view> args, const env_lookup& env) {
   }
 
   obs::registry registry;
+  obs::register_process_metrics(registry);
   std::unique_ptr<credential_hub> hub;
   try {
     hub = std::make_unique<credential_hub>(*res.cfg, env, registry);

@@ -1,9 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <future>
 #include <thread>
+#include <vector>
 
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
+#include "obs/process_metrics.hpp"
 
 namespace sigv4::obs {
 namespace {
@@ -30,6 +36,50 @@ TEST(metrics, renders_the_text_exposition_format) {
   EXPECT_NE(text.find("x_seconds_bucket{" + l + ",le=\"+Inf\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("x_seconds_count{" + l + "} 3\n"), std::string::npos);
   EXPECT_NE(text.find("x_seconds_sum{" + l + "} 5.5"), std::string::npos);
+}
+
+// The value of an unlabelled sample in a rendering, or -1.
+double sample(const std::string& text, const std::string& name) {
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+TEST(process_metrics, read_the_process_at_every_render) {
+  registry r;
+  register_process_metrics(r);
+  const std::string before = r.render();
+  for (const char* n : {"process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds",
+                        "process_max_fds", "process_threads", "process_start_time_seconds",
+                        "process_cpu_seconds_total", "sigv4_sidecar_heap_inuse_bytes",
+                        "sigv4_sidecar_heap_free_bytes"}) {
+    EXPECT_GE(sample(before, n), 0) << n << " missing in\n" << before;
+  }
+  EXPECT_GT(sample(before, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(sample(before, "process_threads"), 1);
+
+  // Each figure follows the process: a descriptor, a thread and 16 MiB of heap more while they exist.
+  const double fds = sample(before, "process_open_fds");
+  const double heap = sample(before, "sigv4_sidecar_heap_inuse_bytes");
+  FILE* f = std::fopen("/proc/self/stat", "r");
+  ASSERT_NE(f, nullptr);
+  std::vector<char> big(16u << 20, 'x');
+  std::promise<void> go;
+  std::thread t([&] { go.get_future().wait(); });
+  const std::string during = r.render();
+  go.set_value();
+  t.join();
+  std::fclose(f);
+  EXPECT_EQ(sample(during, "process_open_fds"), fds + 1);
+  EXPECT_GE(sample(during, "process_threads"), sample(before, "process_threads") + 1);
+  EXPECT_GE(sample(during, "sigv4_sidecar_heap_inuse_bytes"), heap + (16u << 20));
+  EXPECT_GE(sample(during, "process_resident_memory_bytes"), sample(before, "process_resident_memory_bytes") + (8u << 20));
+  // CPU time never goes backwards.
+  std::uint64_t x = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (int i = 0; i < 20'000'000; ++i) x = x * 6364136223846793005u + 1442695040888963407u;
+  EXPECT_NE(x, 0u);
+  EXPECT_GT(sample(r.render(), "process_cpu_seconds_total"), sample(before, "process_cpu_seconds_total"));
+  EXPECT_EQ(big[12345], 'x');
 }
 
 TEST(metrics, counters_are_exact_under_concurrency) {
