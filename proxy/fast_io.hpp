@@ -8,7 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
 #include <string>
 
 namespace sigv4::app {
@@ -33,23 +33,16 @@ bool parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::be
   return true;
 }
 
-// Writes as much of the serializer as the stream takes without blocking. Returns true when the message is
-// done (or the serializer waits for more body: need_buffer); false when the rest must go asynchronously
-// (ec empty) or on a real error (ec set). Stream: net::timed_socket or net::tls_socket, whose write_some never
-// blocks.
-template <class Stream, class Serializer>
-bool write_now(Stream& stream, Serializer& sr, boost::beast::error_code& ec) {
-  namespace http = boost::beast::http;
-  http::write(stream, sr, ec);
-  if (ec == http::error::need_buffer) {
-    ec = {};
-    return true;
+// Each field as "Name: value\r\n", then the blank line that ends a head.
+template <class Fields>
+void append_fields(std::string& out, const Fields& fields) {
+  for (const auto& f : fields) {
+    out.append(f.name_string());
+    out.append(": ");
+    out.append(f.value());
+    out.append("\r\n");
   }
-  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-    ec = {};
-    return false;
-  }
-  return !ec && sr.is_done();
+  out.append("\r\n");
 }
 
 // The request head as the wire carries it, appended to `out`: the bytes Beast's serializer writes for it, without
@@ -64,13 +57,23 @@ void append_request_head(std::string& out, const boost::beast::http::request_hea
   out += '.';
   out += static_cast<char>('0' + h.version() % 10);
   out.append("\r\n");
-  for (const auto& f : h) {
-    out.append(f.name_string());
-    out.append(": ");
-    out.append(f.value());
-    out.append("\r\n");
-  }
+  append_fields(out, h);
+}
+
+// The response head likewise: the status line (the reason as given, else the standard one) and the fields.
+template <class Fields>
+void append_response_head(std::string& out, const boost::beast::http::response_header<Fields>& h) {
+  out.append("HTTP/");
+  out += static_cast<char>('0' + h.version() / 10);
+  out += '.';
+  out += static_cast<char>('0' + h.version() % 10);
+  out += ' ';
+  out.append(std::to_string(h.result_int()));
+  out += ' ';
+  const auto reason = h.reason();
+  out.append(reason.empty() ? boost::beast::http::obsolete_reason(h.result()) : reason);
   out.append("\r\n");
+  append_fields(out, h);
 }
 
 // Writes as much of `buffers` as the stream takes without blocking (the write_some of net::timed_socket and

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/container/small_vector.hpp>
 #include <array>
+#include <charconv>
 #include <variant>
 
 #include "obs/log.hpp"
@@ -164,6 +165,37 @@ void check_signature_mismatch(std::string_view first_body_bytes, request_context
   }
 }
 
+// Sends to the client what is left of the response head (then clears it), one body piece as the response frames
+// it (a chunk when chunked; nothing for an empty piece) and, when `last` and chunked, the last chunk. At once
+// when the socket takes it all, as it nearly always does.
+asio::awaitable<beast::error_code> send_piece(net::timed_socket& client, std::string& head, bool chunked,
+                                              std::string_view piece, bool last, std::chrono::milliseconds timeout) {
+  char size_line[24];
+  std::size_t size_len = 0;
+  const bool framed = chunked && !piece.empty();
+  if (framed) {
+    auto [end, ec] = std::to_chars(size_line, size_line + 16, piece.size(), 16);
+    end[0] = '\r';
+    end[1] = '\n';
+    size_len = static_cast<std::size_t>(end + 2 - size_line);
+  }
+  static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
+  const std::array<asio::const_buffer, 5> out{
+      asio::buffer(head), asio::buffer(size_line, size_len), asio::buffer(piece.data(), piece.size()),
+      asio::buffer(crlf.data(), framed ? crlf.size() : 0),
+      asio::buffer(last_chunk.data(), chunked && last ? last_chunk.size() : 0)};
+  beast::error_code ec;
+  const std::size_t sent = write_now(client, out, ec);
+  if (!ec && sent < asio::buffer_size(out)) {
+    client.expires_after(timeout);
+    beast::buffers_suffix<std::array<asio::const_buffer, 5>> rest(out);
+    rest.consume(sent);
+    std::tie(ec, std::ignore) = co_await asio::async_write(client, rest, use_tuple);
+  }
+  head.clear();
+  co_return ec;
+}
+
 template <class Stream>
 asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::request<hashing_body>& req,
                                           exchange_args a) {
@@ -179,7 +211,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
   };
 
   // Head and body as two buffers, at once if the socket takes them (it nearly always does).
-  std::string head;
+  std::string head;  // the request's, then the response's
   head.reserve(1024);
   append_request_head(head, req);
   const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.body().data)};
@@ -234,20 +266,14 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
   res.version(ctx.version);
   res.keep_alive(ctx.client_keep_alive);
 
-  http::serializer<false, http::buffer_body> sr{res};
+  // The head goes out with the first body bytes; head and pieces as plain buffers, chunk-framed when
+  // re-chunked, not through Beast's serializer.
+  head.clear();
+  append_response_head(head, res);
+  const bool chunked = res.chunked();
   if (!body_ahead) {
-    beast::error_code hec;
-    ctx.client.expires_after(t.client_body);
-    if (ctx.head) {
-      std::tie(hec, std::ignore) = co_await http::async_write_header(ctx.client, sr, use_tuple);
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
-      if (!write_now(ctx.client, sr, hec) && !hec) {
-        std::tie(hec, std::ignore) = co_await http::async_write(ctx.client, sr, use_tuple);
-      }
-    }
+    // HEAD, or no body at all (a 204, a 304, Content-Length: 0): the head alone.
+    auto hec = co_await send_piece(ctx.client, head, false, {}, false, t.client_body);
     r.what = hec ? outcome::broken : outcome::done;
     r.reusable = !hec && p.keep_alive() && p.is_done();
     co_return r;
@@ -259,69 +285,57 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
   p.eager(true);
   // One socket read, parse it, pass on what it held: a chunk reaches the client as soon as it arrives. (Beast's
   // async_read_some on a parser would keep reading until its body buffer is full or the message ends.)
-  while (!sr.is_done()) {
-    if (!p.is_done()) {
-      res.body().data = buf;
-      res.body().size = sizeof buf;
-      beast::error_code ec;
-      parse_buffered(p, c.buffer, ec);
-      while (!ec && res.body().size == sizeof buf && !p.is_done()) {
-        c.expires_after(t.upstream_response_header);
-        auto [rec, n] = co_await up.async_read_some(c.buffer.prepare(16384), use_tuple);
-        c.buffer.commit(n);
-        if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
-          if (n == 0) {
-            p.put_eof(ec);  // completes a close-delimited body; anything else was cut short
-            break;
-          }
-        } else if (rec) {
-          ec = rec;
+  for (;;) {
+    res.body().data = buf;
+    res.body().size = sizeof buf;
+    beast::error_code ec;
+    parse_buffered(p, c.buffer, ec);
+    while (!ec && res.body().size == sizeof buf && !p.is_done()) {
+      c.expires_after(t.upstream_response_header);
+      auto [rec, n] = co_await up.async_read_some(c.buffer.prepare(16384), use_tuple);
+      c.buffer.commit(n);
+      if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+        if (n == 0) {
+          p.put_eof(ec);  // completes a close-delimited body; anything else was cut short
           break;
         }
-        parse_buffered(p, c.buffer, ec);
+      } else if (rec) {
+        ec = rec;
+        break;
       }
-      if (ec) {
-        const bool timed_out = ec == beast::error::timeout;
-        if (!sent_to_client) {
-          // Nothing has reached the client yet (the status line goes out with the first body bytes): it
-          // gets a 502/504 with the reason like any failed exchange (forward counts the error).
-          r.what = outcome::failed;
-          r.fail = {timed_out ? net::failure_kind::timeout : net::failure_kind::reset,
-                    "upstream " + a.key.to_string() + ": response body cut short before any of it was relayed: " +
-                        ec.message()};
-          co_return r;
-        }
-        // The status line is already on its way to the client: all that can be done is to cut the
-        // connection so the client sees a truncated response, never a complete-looking one.
-        s.metrics.upstream_errors.with({a.key.to_string(), timed_out ? "timeout" : "reset"}).inc();
-        r.what = outcome::broken;
-        r.fail = {net::failure_kind::reset, "upstream " + a.key.to_string() + ": body cut short: " + ec.message()};
+      parse_buffered(p, c.buffer, ec);
+    }
+    if (ec) {
+      const bool timed_out = ec == beast::error::timeout;
+      if (!sent_to_client) {
+        // Nothing has reached the client yet (the status line goes out with the first body bytes): it
+        // gets a 502/504 with the reason like any failed exchange (forward counts the error).
+        r.what = outcome::failed;
+        r.fail = {timed_out ? net::failure_kind::timeout : net::failure_kind::reset,
+                  "upstream " + a.key.to_string() + ": response body cut short before any of it was relayed: " +
+                      ec.message()};
         co_return r;
       }
-      res.body().size = sizeof buf - res.body().size;
-      res.body().data = res.body().size != 0 ? buf : nullptr;
-      res.body().more = !p.is_done();
-      r.bytes_out += res.body().size;
-      if (!checked_mismatch && res.body().size > 0) {
-        checked_mismatch = true;
-        check_signature_mismatch(std::string_view(buf, res.body().size), ctx, a);
-      }
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
+      // The status line is already on its way to the client: all that can be done is to cut the
+      // connection so the client sees a truncated response, never a complete-looking one.
+      s.metrics.upstream_errors.with({a.key.to_string(), timed_out ? "timeout" : "reset"}).inc();
+      r.what = outcome::broken;
+      r.fail = {net::failure_kind::reset, "upstream " + a.key.to_string() + ": body cut short: " + ec.message()};
+      co_return r;
     }
-    beast::error_code wec2;
-    if (!write_now(ctx.client, sr, wec2) && !wec2) {
-      ctx.client.expires_after(t.client_body);
-      std::tie(wec2, std::ignore) = co_await http::async_write(ctx.client, sr, use_tuple);
-      if (wec2 == http::error::need_buffer) wec2 = {};
+    const std::string_view piece(buf, sizeof buf - res.body().size);
+    r.bytes_out += piece.size();
+    if (!checked_mismatch && !piece.empty()) {
+      checked_mismatch = true;
+      check_signature_mismatch(piece, ctx, a);
     }
-    if (wec2) {
+    const bool last = p.is_done();
+    if (auto wec = co_await send_piece(ctx.client, head, chunked, piece, last, t.client_body)) {
       r.what = outcome::broken;
       co_return r;
     }
     sent_to_client = true;
+    if (last) break;
   }
   r.what = outcome::done;
   r.reusable = p.keep_alive();
