@@ -38,11 +38,11 @@ template <class Fields>
 void append_fields(std::string& out, const Fields& fields) {
   for (const auto& f : fields) {
     out.append(f.name_string());
-    out.append(": ");
+    out.append(": ", 2);
     out.append(f.value());
-    out.append("\r\n");
+    out.append("\r\n", 2);
   }
-  out.append("\r\n");
+  out.append("\r\n", 2);
 }
 
 // The request head as the wire carries it, appended to `out`: the bytes Beast's serializer writes for it, without
@@ -52,18 +52,18 @@ void append_request_head(std::string& out, const boost::beast::http::request_hea
   out.append(h.method_string());
   out += ' ';
   out.append(h.target());
-  out.append(" HTTP/");
+  out.append(" HTTP/", 6);
   out += static_cast<char>('0' + h.version() / 10);
   out += '.';
   out += static_cast<char>('0' + h.version() % 10);
-  out.append("\r\n");
+  out.append("\r\n", 2);
   append_fields(out, h);
 }
 
 // The response head likewise: the status line (the reason as given, else the standard one) and the fields.
 template <class Fields>
 void append_response_head(std::string& out, const boost::beast::http::response_header<Fields>& h) {
-  out.append("HTTP/");
+  out.append("HTTP/", 5);
   out += static_cast<char>('0' + h.version() / 10);
   out += '.';
   out += static_cast<char>('0' + h.version() % 10);
@@ -72,7 +72,7 @@ void append_response_head(std::string& out, const boost::beast::http::response_h
   out += ' ';
   const auto reason = h.reason();
   out.append(reason.empty() ? boost::beast::http::obsolete_reason(h.result()) : reason);
-  out.append("\r\n");
+  out.append("\r\n", 2);
   append_fields(out, h);
 }
 
