@@ -10,7 +10,17 @@
 #include <fstream>
 #include <string>
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+// Under ASan or TSan the sanitizer's allocator serves malloc and glibc's mallinfo2 sees nothing: ask it instead.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SIGV4_SANITIZER_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SIGV4_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#if defined(SIGV4_SANITIZER_ALLOCATOR)
+#include <sanitizer/allocator_interface.h>
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 #include <malloc.h>
 #define SIGV4_HAVE_MALLINFO2 1
 #endif
@@ -81,7 +91,10 @@ void register_process_metrics(registry& r) {
       const auto ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
       if (ns > cpu.value()) cpu.inc(ns - cpu.value());  // collectors run under the registry's lock: one writer
     }
-#ifdef SIGV4_HAVE_MALLINFO2
+#if defined(SIGV4_SANITIZER_ALLOCATOR)
+    heap_used.set(static_cast<double>(__sanitizer_get_current_allocated_bytes()));
+    heap_free.set(static_cast<double>(__sanitizer_get_free_bytes()));
+#elif defined(SIGV4_HAVE_MALLINFO2)
     const struct mallinfo2 mi = mallinfo2();
     heap_used.set(static_cast<double>(mi.uordblks + mi.hblkhd));
     heap_free.set(static_cast<double>(mi.fordblks));

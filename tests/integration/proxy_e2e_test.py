@@ -424,9 +424,16 @@ def main():
     v1 = t.verifier_stats(vport)
     t.check(v1["verified"] - v0["verified"] == 200 and v1["rejected"] == v0["rejected"],
             "the verifier verified exactly 200 more, rejected none", (v0, v1))
-    m1 = proxy.metrics()
-    counted = (t.metric_sum(m1, "sigv4_sidecar_requests_total", route="root", code="200")
-               - t.metric_sum(m0, "sigv4_sidecar_requests_total", route="root", code="200"))
+    # A request is counted when its exchange ends, just after its last byte went out: the client may have read
+    # the 200th answer a moment before it is counted (seen under ASan), so wait for the count, then check it.
+    deadline = time.monotonic() + 5
+    while True:
+        m1 = proxy.metrics()
+        counted = (t.metric_sum(m1, "sigv4_sidecar_requests_total", route="root", code="200")
+                   - t.metric_sum(m0, "sigv4_sidecar_requests_total", route="root", code="200"))
+        if counted >= 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     t.check_eq(counted, 200.0, "sigv4_sidecar_requests_total{route=\"root\",code=\"200\"} grew by 200")
     open_conns = t.metric_sum(m1, "sigv4_sidecar_upstream_connections", upstream=up, state="open")
     t.check(1 <= open_conns <= 2, f"upstream connections open to {up}: {open_conns:g} (pooled, not one per request)",
