@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -19,7 +20,9 @@
 #endif
 #endif
 #if defined(SIGV4_SANITIZER_ALLOCATOR)
-#include <sanitizer/allocator_interface.h>
+// From the sanitizer runtime (clang's sanitizer/allocator_interface.h; GCC ships no header for them).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+extern "C" std::size_t __sanitizer_get_free_bytes();
 #elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 #include <malloc.h>
 #define SIGV4_HAVE_MALLINFO2 1
