@@ -193,7 +193,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   auto& ioc = h->w->ioc;
   tcp::socket client(ioc);
-  client.connect(h->front->local_endpoint());
+  // libFuzzer's timer signals can interrupt the blocking connect (EINTR, seen once in 41 k runs): try again.
+  boost::system::error_code cec;
+  do {
+    if (client.is_open()) client.close();
+    client.connect(h->front->local_endpoint(), cec);
+  } while (cec == asio::error::interrupted);
+  if (cec) throw boost::system::system_error(cec, "connect");
   // Closed with a reset once the answer is read: the client's side would otherwise sit in TIME_WAIT for 60 s,
   // and at ~1,500 inputs a second the loopback's ephemeral ports run out in half a minute (connect throws).
   client.set_option(asio::socket_base::linger(true, 0));
