@@ -165,6 +165,21 @@ void check_signature_mismatch(std::string_view first_body_bytes, request_context
   }
 }
 
+// Writes all of `buffers`: at once as far as the socket takes them (it nearly always takes them all), the rest
+// asynchronously, after `going_async()` has set the deadline for that.
+template <class Stream, class Buffers, class F>
+asio::awaitable<beast::error_code> write_all(Stream& stream, const Buffers& buffers, F going_async) {
+  beast::error_code ec;
+  const std::size_t sent = write_now(stream, buffers, ec);
+  if (!ec && sent < asio::buffer_size(buffers)) {
+    going_async();
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(sent);
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream, rest, use_tuple);
+  }
+  co_return ec;
+}
+
 // Sends to the client what is left of the response head (then clears it), one body piece as the response frames
 // it (a chunk when chunked; nothing for an empty piece) and, when `last` and chunked, the last chunk. At once
 // when the socket takes it all, as it nearly always does.
@@ -184,14 +199,7 @@ asio::awaitable<beast::error_code> send_piece(net::timed_socket& client, std::st
       asio::buffer(head), asio::buffer(size_line, size_len), asio::buffer(piece.data(), piece.size()),
       asio::buffer(crlf.data(), framed ? crlf.size() : 0),
       asio::buffer(last_chunk.data(), chunked && last ? last_chunk.size() : 0)};
-  beast::error_code ec;
-  const std::size_t sent = write_now(client, out, ec);
-  if (!ec && sent < asio::buffer_size(out)) {
-    client.expires_after(timeout);
-    beast::buffers_suffix<std::array<asio::const_buffer, 5>> rest(out);
-    rest.consume(sent);
-    std::tie(ec, std::ignore) = co_await asio::async_write(client, rest, use_tuple);
-  }
+  auto ec = co_await write_all(client, out, [&] { client.expires_after(timeout); });
   head.clear();
   co_return ec;
 }
@@ -210,19 +218,13 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
     return r;
   };
 
-  // Head and body as two buffers, at once if the socket takes them (it nearly always does).
+  // Head and body as two buffers. The deadline covers the rest of the write and the response header.
   std::string head;  // the request's, then the response's
   head.reserve(1024);
   append_request_head(head, req);
   const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.body().data)};
-  beast::error_code wec;
-  const std::size_t sent = write_now(up, out, wec);
   c.expires_after(t.upstream_response_header);
-  if (!wec && sent < asio::buffer_size(out)) {
-    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(out);
-    rest.consume(sent);
-    std::tie(wec, std::ignore) = co_await asio::async_write(up, rest, use_tuple);
-  }
+  auto wec = co_await write_all(up, out, [] {});
   if (wec) {
     if (wec == beast::error::timeout) co_return fail(net::failure_kind::timeout, "sending the request timed out", false);
     co_return fail(net::failure_kind::reset, "sending the request failed: " + wec.message(), a.reused);
