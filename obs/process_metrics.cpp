@@ -31,6 +31,21 @@ extern "C" std::size_t __sanitizer_get_free_bytes();
 namespace sigv4::obs {
 namespace {
 
+// Resident bytes from /proc/self/statm (0 if unreadable); the virtual size through `vsize` when asked.
+std::size_t resident_bytes(std::size_t* vsize = nullptr) {
+  std::size_t res = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    unsigned long size = 0, resident = 0;
+    if (std::fscanf(f, "%lu %lu", &size, &resident) == 2) {
+      const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+      res = resident * page;
+      if (vsize != nullptr) *vsize = size * page;
+    }
+    std::fclose(f);
+  }
+  return res;
+}
+
 double open_fds() {
   DIR* d = opendir("/proc/self/fd");
   if (d == nullptr) return -1;
@@ -76,14 +91,10 @@ void register_process_metrics(registry& r) {
   // Registered at start-up: close enough to the process' start for "when did it restart".
   start.set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   r.add_collector([&rss, &vms, &fds, &max_fds, &thr, &cpu, &heap_used, &heap_free] {
-    const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-    if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-      unsigned long size = 0, resident = 0;
-      if (std::fscanf(f, "%lu %lu", &size, &resident) == 2) {
-        vms.set(static_cast<double>(size) * page);
-        rss.set(static_cast<double>(resident) * page);
-      }
-      std::fclose(f);
+    std::size_t size = 0;
+    if (const std::size_t resident = resident_bytes(&size); resident > 0) {
+      vms.set(static_cast<double>(size));
+      rss.set(static_cast<double>(resident));
     }
     fds.set(open_fds());
     rlimit lim{};
@@ -106,6 +117,37 @@ void register_process_metrics(registry& r) {
     (void)heap_free;
 #endif
   });
+}
+
+heap_releaser::heap_releaser(registry& r)
+    : runs_(r.counters("sigv4_sidecar_heap_releases_total",
+                       "Times the free heap was handed back to the kernel (malloc_trim, every few seconds).")
+                .with({})),
+      released_(r.counters("sigv4_sidecar_heap_released_bytes_total",
+                           "Resident bytes those releases returned to the kernel (RSS before minus after).")
+                    .with({})) {}
+
+bool heap_releaser::supported() {
+#if defined(SIGV4_HAVE_MALLINFO2)
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::size_t heap_releaser::release(std::size_t keep_top) {
+#if defined(SIGV4_HAVE_MALLINFO2)
+  const std::size_t before = resident_bytes();
+  malloc_trim(keep_top);
+  const std::size_t after = resident_bytes();
+  runs_.inc();
+  const std::size_t released = before > after ? before - after : 0;
+  released_.inc(released);
+  return released;
+#else
+  (void)keep_top;
+  return 0;
+#endif
 }
 
 }  // namespace sigv4::obs
