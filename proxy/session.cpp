@@ -86,7 +86,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       if (s.draining) break;
       client.expires_after(first ? t.client_header : t.client_idle);
       w.idle_sessions.insert(&client);
-      auto [ec, n] = co_await client.async_read_some(buffer.prepare(8192), use_tuple);
+      auto [ec, n] = co_await client.async_read_some(buffer.prepare(16 * 1024), use_tuple);  // a 10 KiB POST: one read
       w.idle_sessions.erase(&client);
       if (ec || n == 0) break;
       buffer.commit(n);
