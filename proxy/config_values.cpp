@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "proxy/config_detail.hpp"
+#include "signer/types.hpp"
 
 namespace sigv4::app {
 namespace detail {
@@ -121,12 +122,10 @@ std::optional<std::string> allow_entry_problem(std::string_view entry) {
 }
 
 std::optional<std::string> added_header_problem(std::string_view lower_name) {
-  constexpr std::array<std::string_view, 4> signer_owned = {"authorization", "x-amz-date",
-                                                            "x-amz-security-token", "x-amz-content-sha256"};
   constexpr std::array<std::string_view, 4> framing = {"content-length", "transfer-encoding", "connection",
                                                        "upgrade"};
   if (lower_name == "host") return std::string("set the upstream Host with sign_host, not a header");
-  if (std::ranges::find(signer_owned, lower_name) != signer_owned.end()) {
+  if (std::ranges::find(signer_written_headers, lower_name) != signer_written_headers.end()) {
     return "header '" + std::string(lower_name) + "' is written by the signer and cannot be set";
   }
   if (std::ranges::find(framing, lower_name) != framing.end()) {

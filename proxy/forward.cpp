@@ -69,6 +69,13 @@ bool hop_by_hop(const http::fields::value_type& f) {
   }
 }
 
+bool signer_written(std::string_view name) {
+  for (std::string_view x : signer_written_headers) {
+    if (iequals(name, x)) return true;
+  }
+  return false;
+}
+
 bool listed(std::string_view name, const std::vector<std::string>& names) {
   for (const auto& x : names) {
     if (iequals(name, x)) return true;
@@ -88,10 +95,8 @@ void strip_request_headers(http::fields& f, const std::vector<std::string>& stri
       continue;
     }
     const std::string_view n = it->name_string();
-    bool drop = hop_by_hop(*it) || id == http::field::expect || id == http::field::authorization ||
-                (id == http::field::unknown &&
-                 (iequals(n, "x-amz-date") || iequals(n, "x-amz-security-token") ||
-                  iequals(n, "x-amz-content-sha256"))) ||
+    bool drop = hop_by_hop(*it) || id == http::field::expect ||
+                ((id == http::field::authorization || id == http::field::unknown) && signer_written(n)) ||
                 listed(n, strip) || named_by_connection(named, n);
     it = drop ? f.erase(it) : std::next(it);
   }

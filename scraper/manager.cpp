@@ -167,8 +167,7 @@ struct manager::impl {
       : deps(std::move(d)),
         metrics(deps.registry),
         work(asio::make_work_guard(ioc)),
-        svc{ioc.get_executor(), signing, metrics, {}, deps.user_agent, {}} {
-    svc.refresh_credentials = deps.refresh_credentials;
+        svc{ioc.get_executor(), signing, metrics, {}, deps.user_agent, {}, deps.refresh_credentials} {
     svc.pool_for = [this](const net::upstream_key& key, asio::ssl::context* tls) -> net::upstream_pool& {
       auto& slot = pools[{key, tls}];
       if (!slot) {

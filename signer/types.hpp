@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,12 @@ struct request_view {
   std::string_view target;
   std::span<const header> headers;  // in wire order; repeated names are repeated headers
 };
+
+// The headers sign_headers writes (lower case). A request arriving with any of them has them replaced, never
+// passed on (a client's own signature would be forwarded), and a config cannot add them.
+inline constexpr std::array<std::string_view, 4> signer_written_headers = {"authorization", "x-amz-date",
+                                                                          "x-amz-security-token",
+                                                                          "x-amz-content-sha256"};
 
 inline constexpr std::string_view unsigned_payload = "UNSIGNED-PAYLOAD";
 inline constexpr std::string_view empty_payload_sha256 =
