@@ -21,6 +21,9 @@ void register_process_metrics(registry& r);
 // seconds it bounds that creep at a few hundred page faults per call. Counts
 // sigv4_sidecar_heap_releases_total and sigv4_sidecar_heap_released_bytes_total (resident bytes before minus
 // after). Does nothing in sanitizer builds (their allocator is not glibc's) or without glibc.
+// The free heap top kept for reuse: main.cpp's M_TRIM_THRESHOLD, and what the server's releases leave.
+inline constexpr std::size_t heap_top_kept_bytes = 1u << 20;
+
 class heap_releaser {
  public:
   explicit heap_releaser(registry& r);

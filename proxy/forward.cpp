@@ -69,14 +69,9 @@ bool hop_by_hop(const http::fields::value_type& f) {
   }
 }
 
-bool signer_written(std::string_view name) {
-  for (std::string_view x : signer_written_headers) {
-    if (iequals(name, x)) return true;
-  }
-  return false;
-}
-
-bool listed(std::string_view name, const std::vector<std::string>& names) {
+// Whether `names` (strings or string_views) lists `name`, in any case.
+template <class Names>
+bool listed(std::string_view name, const Names& names) {
   for (const auto& x : names) {
     if (iequals(name, x)) return true;
   }
@@ -96,7 +91,7 @@ void strip_request_headers(http::fields& f, const std::vector<std::string>& stri
     }
     const std::string_view n = it->name_string();
     bool drop = hop_by_hop(*it) || id == http::field::expect ||
-                ((id == http::field::authorization || id == http::field::unknown) && signer_written(n)) ||
+                ((id == http::field::authorization || id == http::field::unknown) && listed(n, signer_written_headers)) ||
                 listed(n, strip) || named_by_connection(named, n);
     it = drop ? f.erase(it) : std::next(it);
   }

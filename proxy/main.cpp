@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "obs/process_metrics.hpp"
 #include "proxy/config.hpp"
 #include "proxy/credentials.hpp"
 #include "proxy/doctor_command.hpp"
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   // pooled connections small); with glibc's default trim threshold each free of the heap top returned memory
   // to the kernel and the next record faulted it back in: 30-60k page faults per 3 s under TLS load and ~10%
   // less throughput. Keep up to 1 MiB of free heap top instead, and stop the threshold from drifting.
-  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(sigv4::obs::heap_top_kept_bytes));
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {

@@ -290,7 +290,7 @@ class server {
     while (!stopping_) {
       timer.expires_after(std::chrono::seconds(10));
       co_await timer.async_wait(use_tuple);
-      if (!stopping_) heap_.release(1u << 20);
+      if (!stopping_) heap_.release(obs::heap_top_kept_bytes);
     }
   }
 
