@@ -23,18 +23,7 @@ trap cleanup EXIT
 
 head -c 3072 /dev/urandom | base64 -w 100 | head -c 4096 >"$work/metrics"
 origin=$(free_port) port=$(free_port) admin=$(free_port)
-cat >"$work/origin.conf" <<NGINX
-worker_processes 1;
-pid $work/origin.pid;
-error_log $work/origin-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$origin; location = /metrics { default_type text/plain; alias $work/metrics; }
-           location = /write { return 204; } }
-}
-NGINX
+bench_origin_conf "$work" "$origin"
 nginx -c "$work/origin.conf" -p "$work" -g 'daemon off;' &
 pids+=($!)
 AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \

@@ -1,5 +1,6 @@
 # Sourced by the scraper benchmarks (scraper_bench.sh, outage_bench.sh): the target pages, the nginx that
-# serves them, the target list, and readers of /proc and /metrics.
+# serves them, the target list, and readers of /proc and /metrics; and by the proxy benchmarks (proxy_bench.sh,
+# instr_per_request.sh) for their origin's nginx config (bench_origin_conf).
 #
 # Targets: nginx (1 worker, its own config in the caller's temp dir) serves static pages on ONE port listening
 # on 0.0.0.0 (only 127.0.0.0/8 allowed); target i is 127.0.<1 + i/250>.<1 + i%250>:PORT, and its page is
@@ -10,6 +11,32 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 0
 # scrape_pages DIR SERIES VARIANTS: DIR/1.prom .. DIR/VARIANTS.prom, node_exporter-like families (per-CPU
 # counters, filesystems, network devices, a histogram, gauges), HELP and TYPE before each, cut to exactly
 # SERIES samples; names start with node_ or http_ (never up or scrape_).
+# The benches' origin, an nginx of one worker: $1/metrics at /metrics, 204 at /write (POST bodies discarded), on
+# 127.0.0.1:$2, and with a third argument TLS on 127.0.0.1:$3 with $1/certs/server.{pem,key}. Writes $1/origin.conf.
+bench_origin_conf() {
+  local work=$1 port=$2 tls_port=${3:-} tls=""
+  [[ -n $tls_port ]] && tls="listen 127.0.0.1:$tls_port ssl;
+    ssl_certificate $work/certs/server.pem;
+    ssl_certificate_key $work/certs/server.key;"
+  cat >"$work/origin.conf" <<NGINX
+worker_processes 1;
+pid $work/origin.pid;
+error_log $work/origin-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$port;
+    $tls
+    location = /metrics { default_type text/plain; alias $work/metrics; }
+    location = /write { return 204; }
+  }
+}
+NGINX
+}
+
 scrape_pages() {
   python3 - "$1" "$2" "$3" <<'PY'
 import os, random, sys

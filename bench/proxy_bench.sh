@@ -7,6 +7,7 @@
 # Usage: [ROUNDS=n | PAIRS=n] [ONLY="GET 1c"] [SIDECAR_ARGS="--busy-poll-us 0"] bench/proxy_bench.sh [build-dir] [seconds-per-run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib_scrape.sh"  # bench_origin_conf
 build=${1:-$root/build/release}
 secs=${2:-10}
 bin=$build/proxy/sigv4-sidecar
@@ -30,25 +31,7 @@ PY
 
 # The origin and nginx-as-proxy are two nginx processes, one worker each: the reference proxy must not share
 # its worker (and its CPU) with the origin it proxies to, as the sidecar does not.
-cat >"$work/origin.conf" <<NGINX
-worker_processes 1;
-pid $work/origin.pid;
-error_log $work/origin-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_buffer_size 64k;
-  server {
-    listen 127.0.0.1:18481;
-    listen 127.0.0.1:18482 ssl;
-    ssl_certificate $work/certs/server.pem;
-    ssl_certificate_key $work/certs/server.key;
-    location = /metrics { default_type text/plain; alias $work/metrics; }
-    location = /write { return 204; }
-  }
-}
-NGINX
+bench_origin_conf "$work" 18481 18482
 cat >"$work/nginx-proxy.conf" <<NGINX
 worker_processes ${NGINX_PROXY_WORKERS:-1};
 pid $work/nginx-proxy.pid;
