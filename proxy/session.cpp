@@ -26,9 +26,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// What a lingering close discards at most before it closes anyway.
-constexpr std::size_t max_linger_bytes = 64u << 20;
-
 bool has_body_pending(const http::request_parser<hashing_body>& p) { return !p.is_done(); }
 
 std::size_t header_bytes(const http::request<hashing_body>& req) {
@@ -280,7 +277,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
 
   if (linger) {
     s.metrics.lingering_closes.with({"session"}).inc();
-    co_await net::lingering_close(client, s.rt.load()->cfg.timeouts.lingering_close, max_linger_bytes);
+    co_await net::lingering_close(client, s.rt.load()->cfg.timeouts.lingering_close, net::lingering_close_max_bytes);
     co_return;
   }
   beast::error_code ec;
