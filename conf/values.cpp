@@ -31,24 +31,33 @@ std::string_view strip_port(std::string_view host) {
 
 std::optional<std::string_view> closest_word(std::string_view word,
                                              const std::vector<std::string_view>& known) {
-  // Levenshtein distance, two rows; words here are short keys.
-  auto distance = [](std::string_view a, std::string_view b) {
-    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  // Only a key within two edits is suggested, so each distance is computed only while it can still beat the best
+  // so far: a length difference at or past it skips the candidate, and a row whose minimum reaches it ends the
+  // rows. A long unknown key (a pasted value, a fuzzer's) then costs about its length per known key instead of
+  // its length times the key's, and the two rows are allocated once.
+  std::vector<std::size_t> prev, cur;
+  auto distance_below = [&](std::string_view a, std::string_view b, std::size_t limit) {
+    if ((a.size() > b.size() ? a.size() - b.size() : b.size() - a.size()) >= limit) return limit;
+    prev.resize(b.size() + 1);
+    cur.resize(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
       cur[0] = i;
+      std::size_t row_min = i;
       for (std::size_t j = 1; j <= b.size(); ++j) {
         std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
         cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        row_min = std::min(row_min, cur[j]);
       }
+      if (row_min >= limit) return limit;  // every later row is at least this row's minimum
       std::swap(prev, cur);
     }
-    return prev[b.size()];
+    return std::min(prev[b.size()], limit);
   };
   std::optional<std::string_view> best;
   std::size_t best_distance = 3;
   for (auto k : known) {
-    auto d = distance(word, k);
+    auto d = distance_below(word, k, best_distance);
     if (d < best_distance) {
       best = k;
       best_distance = d;

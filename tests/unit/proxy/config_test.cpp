@@ -2,6 +2,8 @@
 // inference, the forward-proxy allowlist, durations and sizes, the drop-in flags, and check-config.
 #include "proxy/config.hpp"
 
+#include "conf/values.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -652,6 +654,24 @@ TEST(config_allowlist, exact_and_suffix_matches) {
   EXPECT_FALSE(host_allowed(fp, "abc.execute-api.us-east-2.amazonaws.com"));
   EXPECT_FALSE(host_allowed(fp, ""));
   EXPECT_FALSE(host_allowed(forward_proxy_config{}, "example.com"));
+}
+
+TEST(config_values, closest_word_suggests_a_key_within_two_edits) {
+  const std::vector<std::string_view> known = {"listen", "limits", "max_request_body", "max_header_bytes", "region"};
+  EXPECT_EQ(conf::closest_word("lsten", known), "listen");
+  EXPECT_EQ(conf::closest_word("limts", known), "limits");
+  EXPECT_EQ(conf::closest_word("max_request_bdy", known), "max_request_body");
+  EXPECT_EQ(conf::closest_word("max_header_byte", known), "max_header_bytes");
+  EXPECT_EQ(conf::closest_word("rgion", known), "region");
+  EXPECT_EQ(conf::closest_word("regoin", known), "region");            // a swap is two edits
+  EXPECT_EQ(conf::closest_word("listn", {"lisen", "listen"}), "lisen");  // a tie: the first known
+  EXPECT_EQ(conf::closest_word("lst", known), std::nullopt);          // three edits
+  EXPECT_EQ(conf::closest_word("", known), std::nullopt);
+  EXPECT_EQ(conf::closest_word("listen", {}), std::nullopt);
+  // A long key is cut short by its length (and its rows), not compared cell by cell: same answer.
+  EXPECT_EQ(conf::closest_word(std::string(100000, 'x'), known), std::nullopt);
+  EXPECT_EQ(conf::closest_word("max_request_bodyxx", known), "max_request_body");
+  EXPECT_EQ(conf::closest_word("max_request_bodyxxx", known), std::nullopt);
 }
 
 TEST(config_values, durations) {
