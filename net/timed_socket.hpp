@@ -59,6 +59,25 @@ class timed_socket {
     return n;
   }
 
+  // SyncReadStream, never blocking: what the socket holds now; asio::error::would_block when it holds nothing.
+  template <class MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
+    auto& sock = impl_->sock;
+    if (!sock.non_blocking()) sock.non_blocking(true, ec);
+    if (ec) return 0;
+    return sock.read_some(buffers, ec);
+  }
+
+  // Completes when the socket is readable (or with beast::error::timeout at the deadline), reading nothing: a
+  // caller can then read into memory it holds only for that moment. The reactor registers sockets
+  // edge-triggered, so readability that came before the wait began is not reported again: read_some first, and
+  // wait only when it would block (on the socket's one thread nothing can arrive unseen in between).
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(wait_op{impl_.get()}, token,
+                                                                              impl_->sock);
+  }
+
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
@@ -106,6 +125,27 @@ class timed_socket {
       if (s->deadline.end_wait() && ec == boost::asio::error::operation_aborted)
         ec = boost::beast::error::timeout;
       self.complete(ec, n);
+    }
+  };
+
+  struct wait_op {
+    impl* s;
+    bool started = false;
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {}) {
+      if (!started) {
+        started = true;
+        if (!s->deadline.begin_wait()) {
+          boost::asio::post(s->sock.get_executor(),
+                            [self = std::move(self)]() mutable { self.complete(boost::beast::error::timeout); });
+          return;
+        }
+        s->sock.async_wait(socket_type::wait_read, std::move(self));
+        return;
+      }
+      if (s->deadline.end_wait() && ec == boost::asio::error::operation_aborted) ec = boost::beast::error::timeout;
+      self.complete(ec);
     }
   };
 

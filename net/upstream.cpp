@@ -78,6 +78,12 @@ upstream_pool::~upstream_pool() {
 }
 
 std::unique_ptr<connection> upstream_pool::take_idle() {
+  auto c = take_idle_locked();
+  if (c) c->buffer.reserve(read_buffer_bytes);  // freed while idle (release)
+  return c;
+}
+
+std::unique_ptr<connection> upstream_pool::take_idle_locked() {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   while (!idle_.empty()) {
@@ -94,6 +100,9 @@ std::unique_ptr<connection> upstream_pool::take_idle() {
 }
 
 void upstream_pool::release(std::unique_ptr<connection> c) {
+  // An idle connection holds no read buffer (16 KiB each, up to max_idle per upstream and worker) once its
+  // exchange has left nothing in it; take_idle reserves it again.
+  if (c->buffer.size() == 0) c->buffer.shrink_to_fit();
   std::lock_guard lock(mutex_);
   if (idle_.size() >= settings_.max_idle) return;  // c closes here
   c->idle_since = std::chrono::steady_clock::now();

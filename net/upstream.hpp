@@ -95,6 +95,8 @@ class upstream_pool {
   std::size_t idle_count() const;
 
  private:
+  std::unique_ptr<connection> take_idle_locked();
+
   upstream_key key_;
   boost::asio::ssl::context* tls_;
   pool_metrics metrics_;

@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,9 @@ struct worker {
   // Sessions waiting for their next request; closed at once when the proxy drains. Only touched on ioc's thread.
   std::set<net::timed_socket*> idle_sessions;
   std::size_t active_sessions = 0;
+  // Where a session reads the first bytes of its next request, copied out at once (session.cpp): a connection
+  // waiting for a request holds no read buffer of its own. Only touched on ioc's thread.
+  std::array<char, 16 * 1024> read_scratch{};
 };
 
 // One client connection, start to end. Exceptions are bugs: the caller logs them and only this session dies.
