@@ -1,6 +1,5 @@
 #include "net/tls_stream.hpp"
 
-#include "net/socket_peek.hpp"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>

@@ -32,6 +32,7 @@
 #include <string>
 
 #include "net/deadline.hpp"
+#include "net/socket_peek.hpp"
 
 namespace sigv4::net {
 
@@ -210,6 +211,19 @@ class tls_socket {
     tls_detail::step_result attempt() {
       namespace asio = boost::asio;
       if constexpr (Kind == tls_detail::op_kind::read) {
+        // SSL_read allocates OpenSSL's ~17 KiB record buffer as it starts and keeps it while it waits for a
+        // record (SSL_MODE_RELEASE_BUFFERS gives it back only once a record is consumed). With nothing buffered
+        // and nothing on the socket, wait for the socket first: a connection waiting for its response (most of
+        // an exchange) then holds no record buffer. The peek takes the place of the read that would have found
+        // nothing; after a wake-up the socket is readable and SSL_read goes straight on. (Edge-triggered
+        // reactor: what arrives after the peek is reported to the wait, both on this one thread.)
+        if (!this->waited && SSL_has_pending(this->s->ssl) == 0 &&
+            peek_socket(this->s->sock.native_handle()) == peeked::nothing) {
+          tls_detail::step_result wait;
+          wait.done = false;
+          wait.wait = asio::socket_base::wait_read;
+          return wait;
+        }
         for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
           asio::mutable_buffer b(*it);
           if (b.size() != 0) return this->s->step(Kind, b.data(), b.size());
