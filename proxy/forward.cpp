@@ -6,8 +6,10 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/container/small_vector.hpp>
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <memory>
 #include <variant>
 
 #include "obs/log.hpp"
@@ -281,18 +283,22 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
     co_return r;
   }
 
-  char buf[16384];
+  // The body's relay buffer, no larger than the body: a buffer in the coroutine frame cost 16 KiB for every
+  // exchange in flight, most of them waiting for their response header or answered without a body.
+  const std::size_t cap = static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(p.content_length().value_or(16384), 1, 16384));
+  const auto buf = std::make_unique_for_overwrite<char[]>(cap);
   bool checked_mismatch = r.status != 403;
   bool sent_to_client = false;  // the status line and headers went out (with the first body bytes)
   p.eager(true);
   // One socket read, parse it, pass on what it held: a chunk reaches the client as soon as it arrives. (Beast's
   // async_read_some on a parser would keep reading until its body buffer is full or the message ends.)
   for (;;) {
-    res.body().data = buf;
-    res.body().size = sizeof buf;
+    res.body().data = buf.get();
+    res.body().size = cap;
     beast::error_code ec;
     parse_buffered(p, c.buffer, ec);
-    while (!ec && res.body().size == sizeof buf && !p.is_done()) {
+    while (!ec && res.body().size == cap && !p.is_done()) {
       c.expires_after(t.upstream_response_header);
       auto [rec, n] = co_await up.async_read_some(c.buffer.prepare(16384), use_tuple);
       c.buffer.commit(n);
@@ -325,7 +331,7 @@ asio::awaitable<exchange_result> exchange(Stream& up, net::connection& c, http::
       r.fail = {net::failure_kind::reset, "upstream " + a.key.to_string() + ": body cut short: " + ec.message()};
       co_return r;
     }
-    const std::string_view piece(buf, sizeof buf - res.body().size);
+    const std::string_view piece(buf.get(), cap - res.body().size);
     r.bytes_out += piece.size();
     if (!checked_mismatch && !piece.empty()) {
       checked_mismatch = true;
