@@ -47,6 +47,7 @@ class timed_socket {
   template <class ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
     auto& sock = impl_->sock;
+    ec.clear();
     if (!sock.non_blocking()) sock.non_blocking(true, ec);
     if (ec) return 0;
     return sock.write_some(buffers, ec);
@@ -63,6 +64,7 @@ class timed_socket {
   template <class MutableBufferSequence>
   std::size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
     auto& sock = impl_->sock;
+    ec.clear();
     if (!sock.non_blocking()) sock.non_blocking(true, ec);
     if (ec) return 0;
     return sock.read_some(buffers, ec);

@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <optional>
+#include <string_view>
 
 namespace sigv4::net {
 namespace {
@@ -51,6 +52,65 @@ TEST(timed_socket, a_read_past_the_deadline_times_out_and_the_socket_stays_usabl
   EXPECT_EQ(written, 3u);
   char peer[3];
   EXPECT_EQ(asio::read(p.b, asio::buffer(peer)), 3u);
+}
+
+TEST(timed_socket, read_some_never_blocks_and_a_readability_wait_reads_nothing) {
+  pair p;
+  timed_socket s(std::move(p.a));
+  char buf[16];
+  boost::system::error_code ec;
+  EXPECT_EQ(s.read_some(asio::buffer(buf), ec), 0u);
+  EXPECT_EQ(ec, asio::error::would_block);
+  // The session's pattern: read, and only when that would block, wait for readability, then read again.
+  s.expires_after(5s);
+  asio::steady_timer later(p.ioc, 20ms);
+  bool wrote = false;
+  later.async_wait([&](boost::system::error_code) {
+    asio::write(p.b, asio::buffer("hello", 5));
+    wrote = true;
+  });
+  std::optional<boost::system::error_code> waited;
+  s.async_wait_readable([&](boost::system::error_code e) { waited = e; });
+  p.ioc.run_one();  // the timer's write
+  EXPECT_TRUE(wrote);
+  EXPECT_FALSE(waited.has_value());
+  p.ioc.run_one();  // the wait
+  ASSERT_TRUE(waited.has_value());
+  EXPECT_FALSE(*waited) << waited->message();
+  EXPECT_EQ(s.read_some(asio::buffer(buf), ec), 5u);  // the wait consumed nothing
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(std::string_view(buf, 5), "hello");
+  EXPECT_EQ(s.read_some(asio::buffer(buf), ec), 0u);
+  EXPECT_EQ(ec, asio::error::would_block);
+  s.close();
+}
+
+TEST(timed_socket, a_readability_wait_past_the_deadline_times_out_and_eof_is_readable) {
+  pair p;
+  timed_socket s(std::move(p.a));
+  s.expires_after(30ms);
+  boost::system::error_code got;
+  const auto start = std::chrono::steady_clock::now();
+  s.async_wait_readable([&](boost::system::error_code ec) { got = ec; });
+  p.ioc.run();
+  EXPECT_EQ(got, boost::beast::error::timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
+  ASSERT_TRUE(s.socket().is_open());
+  // A peer that closes makes the socket readable: the wait completes and the read says eof.
+  s.expires_after(5s);
+  p.b.close();
+  p.ioc.restart();
+  got = asio::error::would_block;
+  s.async_wait_readable([&](boost::system::error_code ec) {
+    got = ec;
+    char c;
+    boost::system::error_code rec;
+    EXPECT_EQ(s.read_some(asio::buffer(&c, 1), rec), 0u);
+    EXPECT_EQ(rec, asio::error::eof);
+    s.close();
+  });
+  p.ioc.run();
+  EXPECT_FALSE(got) << got.message();
 }
 
 TEST(timed_socket, a_deadline_moved_later_during_a_wait_is_honoured) {
