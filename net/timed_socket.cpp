@@ -16,15 +16,14 @@ void timed_socket::close() {
   impl_->sock.close(ignored);
 }
 
-boost::asio::awaitable<std::size_t> lingering_close(timed_socket& s, std::chrono::milliseconds total,
-                                                    std::size_t max_bytes) {
+boost::asio::awaitable<std::size_t> lingering_close(timed_socket& s, std::chrono::milliseconds total) {
   boost::system::error_code ec;
   s.socket().shutdown(timed_socket::socket_type::shutdown_send, ec);
   std::size_t discarded = 0;
   if (!ec && total.count() > 0) {
     s.expires_after(total);
     std::array<char, 16384> sink;
-    while (discarded < max_bytes) {
+    while (discarded < lingering_close_max_bytes) {
       auto [rec, n] = co_await s.async_read_some(boost::asio::buffer(sink),
                                                  boost::asio::as_tuple(boost::asio::use_awaitable));
       discarded += n;

@@ -46,11 +46,7 @@ class timed_socket {
   // nothing.
   template <class ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
-    auto& sock = impl_->sock;
-    ec.clear();
-    if (!sock.non_blocking()) sock.non_blocking(true, ec);
-    if (ec) return 0;
-    return sock.write_some(buffers, ec);
+    return non_blocking(ec) ? impl_->sock.write_some(buffers, ec) : 0;
   }
   template <class ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& buffers) {
@@ -63,11 +59,7 @@ class timed_socket {
   // SyncReadStream, never blocking: what the socket holds now; asio::error::would_block when it holds nothing.
   template <class MutableBufferSequence>
   std::size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
-    auto& sock = impl_->sock;
-    ec.clear();
-    if (!sock.non_blocking()) sock.non_blocking(true, ec);
-    if (ec) return 0;
-    return sock.read_some(buffers, ec);
+    return non_blocking(ec) ? impl_->sock.read_some(buffers, ec) : 0;
   }
 
   // Completes when the socket is readable (or with beast::error::timeout at the deadline), reading nothing: a
@@ -93,6 +85,14 @@ class timed_socket {
   }
 
  private:
+  // Puts the socket in non-blocking mode (once) for read_some and write_some; clears `ec` first, so that a code
+  // the caller left set from an earlier call is not taken for a failure here. False, with `ec`, when it fails.
+  bool non_blocking(boost::system::error_code& ec) {
+    ec.clear();
+    if (!impl_->sock.non_blocking()) impl_->sock.non_blocking(true, ec);
+    return !ec;
+  }
+
   struct impl {
     explicit impl(socket_type s) : sock(std::move(s)), deadline(sock) {}
     socket_type sock;
@@ -156,18 +156,17 @@ class timed_socket {
 
 // Closes a connection whose peer may still be sending (an early 413, 431, 400, 408 or 503): shuts the write
 // side, so the answer already written is followed by a FIN, then reads and discards until the peer closes,
-// `total` has passed or `max_bytes` were discarded, then closes. Closing at once with unread bytes makes the
-// kernel send a reset, which throws away the answer in the peer's receive queue before a client that writes
-// its whole request before reading (urllib, most remote-write clients) has read it. Returns the bytes
-// discarded. total == 0 closes at once.
+// `total` has passed or lingering_close_max_bytes were discarded, then closes. Closing at once with unread
+// bytes makes the kernel send a reset, which throws away the answer in the peer's receive queue before a client
+// that writes its whole request before reading (urllib, most remote-write clients) has read it. Returns the
+// bytes discarded. total == 0 closes at once.
 //
-// What a lingering close discards at most before it closes anyway, the same for an early error inside a session
-// and a refusal over max_connections: a refused client may be sending any request the proxy would take, and a
-// smaller bound resets one whose body the loopback buffers did not absorb before the bound (CI saw 1 of 50 with
-// a 2 MiB body at 1 MiB). Time (`total`) and, for refusals, the number lingering bound the cost.
+// The byte bound is the same for an early error inside a session and a refusal over max_connections: a refused
+// client may be sending any request the proxy would take, and a smaller bound resets one whose body the
+// loopback buffers did not absorb before the bound (CI saw 1 of 50 with a 2 MiB body at 1 MiB). Time (`total`)
+// and, for refusals, the number lingering bound the cost.
 inline constexpr std::size_t lingering_close_max_bytes = 64u << 20;
 
-boost::asio::awaitable<std::size_t> lingering_close(timed_socket& s, std::chrono::milliseconds total,
-                                                    std::size_t max_bytes);
+boost::asio::awaitable<std::size_t> lingering_close(timed_socket& s, std::chrono::milliseconds total);
 
 }  // namespace sigv4::net

@@ -1,6 +1,5 @@
 #include "net/tls_stream.hpp"
 
-
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>

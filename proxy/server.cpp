@@ -259,7 +259,7 @@ class server {
     co_await send_error(stream, 503, "too many connections (limit " + std::to_string(limit) + ")", false, 11);
     auto linger = counted.before < limit ? lingering_close : std::chrono::milliseconds(0);
     if (linger.count() > 0) s.metrics.lingering_closes.with({"refused"}).inc();
-    co_await net::lingering_close(stream, linger, net::lingering_close_max_bytes);
+    co_await net::lingering_close(stream, linger);
   }
 
   asio::awaitable<void> admin_loop() {

@@ -49,6 +49,10 @@ struct shared_state {
   std::size_t connection_cap = SIZE_MAX;
 };
 
+// What a session reads at most at once: a 10 KiB POST in one read. (Beast reads into a buffer's spare capacity
+// only, so its buffer is reserved to this before Beast reads the rest of a request: not 512 bytes a read.)
+inline constexpr std::size_t session_read_bytes = 16 * 1024;
+
 struct worker {
   explicit worker(shared_state& s) : ioc(1), shared(s) {}
 
@@ -64,7 +68,7 @@ struct worker {
   std::size_t active_sessions = 0;
   // Where a session reads the first bytes of its next request, copied out at once (session.cpp): a connection
   // waiting for a request holds no read buffer of its own. Only touched on ioc's thread.
-  std::array<char, 16 * 1024> read_scratch{};
+  std::array<char, session_read_bytes> read_scratch{};
 };
 
 // One client connection, start to end. Exceptions are bugs: the caller logs them and only this session dies.

@@ -108,7 +108,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
     parse_buffered(parser, buffer, hec);
     if (!hec && !parser.is_header_done()) {
       client.expires_after(t.client_header);
-      buffer.reserve(16 * 1024);  // Beast reads into spare capacity only: 16 KiB per read, not 512 bytes
+      buffer.reserve(session_read_bytes);
       std::tie(hec, std::ignore) = co_await http::async_read_header(client, buffer, parser, use_tuple);
     }
     if (hec) {
@@ -249,7 +249,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
       parse_buffered(parser, buffer, bec);
       if (!bec && !parser.is_done()) {
         client.expires_after(t.client_body);
-        buffer.reserve(16 * 1024);
+        buffer.reserve(session_read_bytes);
         std::tie(bec, std::ignore) = co_await http::async_read(client, buffer, parser, use_tuple);
       }
       if (bec) {
@@ -291,7 +291,7 @@ asio::awaitable<void> run_session(worker& w, tcp::socket socket) {
 
   if (linger) {
     s.metrics.lingering_closes.with({"session"}).inc();
-    co_await net::lingering_close(client, s.rt.load()->cfg.timeouts.lingering_close, net::lingering_close_max_bytes);
+    co_await net::lingering_close(client, s.rt.load()->cfg.timeouts.lingering_close);
     co_return;
   }
   beast::error_code ec;
