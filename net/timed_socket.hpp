@@ -63,9 +63,10 @@ class timed_socket {
   }
 
   // Completes when the socket is readable (or with beast::error::timeout at the deadline), reading nothing: a
-  // caller can then read into memory it holds only for that moment. The reactor registers sockets
-  // edge-triggered, so readability that came before the wait began is not reported again: read_some first, and
-  // wait only when it would block (on the socket's one thread nothing can arrive unseen in between).
+  // caller can then read into memory it holds only for that moment. Bytes that arrived before the wait began
+  // complete it too, even when the reactor's edge-triggered registration has already reported them: Asio's
+  // epoll reactor re-arms the descriptor (EPOLL_CTL_MOD) for a wait, and the kernel then reports it again if it
+  // is readable (tested). A wakeup can still find nothing to read (a spurious one): read_some says would_block.
   template <class Token>
   auto async_wait_readable(Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code)>(wait_op{impl_.get()}, token,

@@ -85,6 +85,40 @@ TEST(timed_socket, read_some_never_blocks_and_a_readability_wait_reads_nothing) 
   s.close();
 }
 
+// The session waits before it reads a keep-alive connection's next request: bytes that arrived while nothing
+// waited, their edge already reported by epoll to a reactor with no operation queued, must still complete it.
+TEST(timed_socket, a_readability_wait_completes_for_bytes_whose_edge_was_already_reported) {
+  pair p;
+  timed_socket s(std::move(p.a));
+  char buf[16];
+  boost::system::error_code ec;
+  // Registered with the reactor, and one edge reported and read, as after a request.
+  s.expires_after(5s);
+  asio::write(p.b, asio::buffer("a", 1));
+  std::optional<boost::system::error_code> waited;
+  s.async_wait_readable([&](boost::system::error_code e) { waited = e; });
+  while (!waited) p.ioc.run_one();  // run_one may run the reactor's own work first
+  ASSERT_FALSE(*waited) << waited->message();
+  ASSERT_EQ(s.read_some(asio::buffer(buf), ec), 1u);
+  // The next bytes arrive while nothing waits on the socket; the reactor runs epoll_wait (for a timer) and
+  // sees their edge with no operation to give it to.
+  asio::write(p.b, asio::buffer("next", 4));
+  asio::steady_timer tick(p.ioc, 20ms);
+  bool ticked = false;
+  tick.async_wait([&](boost::system::error_code) { ticked = true; });
+  while (!ticked) p.ioc.run_one();
+  // A wait begun now, without a read first, completes at once (not at the 5 s deadline) and reads nothing.
+  waited.reset();
+  const auto start = std::chrono::steady_clock::now();
+  s.async_wait_readable([&](boost::system::error_code e) { waited = e; });
+  while (!waited) p.ioc.run_one();  // the 5 s deadline ends it if the wait never completes
+  EXPECT_FALSE(*waited) << waited->message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(s.read_some(asio::buffer(buf), ec), 4u);
+  EXPECT_EQ(std::string_view(buf, 4), "next");
+  s.close();
+}
+
 TEST(timed_socket, a_readability_wait_past_the_deadline_times_out_and_eof_is_readable) {
   pair p;
   timed_socket s(std::move(p.a));
