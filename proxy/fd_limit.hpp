@@ -19,7 +19,7 @@ struct fd_limit {
 // less) and returns what it found and set.
 fd_limit raise_fd_limit(std::size_t cap = 1u << 20);
 
-// Descriptors a config needs under a flood: each client connection, as many refusals lingering over the limit,
+// Descriptors a config needs under a flood: each client connection, as many refusals lingering over the limit (at least 64, in the reserve),
 // an upstream connection per client in flight, the idle pool, and a reserve for files, the scraper's targets
 // and the admin listener. Used to warn at start when the limit is lower.
 std::size_t fds_needed(std::size_t max_connections, std::size_t idle_pool);
