@@ -30,11 +30,11 @@ fd_limit raise_fd_limit(std::size_t cap) {
 }
 
 std::size_t fds_needed(std::size_t max_connections, std::size_t idle_pool) {
-  return 3 * max_connections + idle_pool + 256;
+  return 3 * max_connections + idle_pool + fd_reserve;
 }
 
 std::size_t connections_for_fds(std::size_t open_files, std::size_t idle_pool) {
-  const std::size_t reserve = idle_pool + 256;
+  const std::size_t reserve = idle_pool + fd_reserve;
   return open_files > reserve + 3 ? (open_files - reserve) / 3 : 1;
 }
 

@@ -19,9 +19,17 @@ struct fd_limit {
 // less) and returns what it found and set.
 fd_limit raise_fd_limit(std::size_t cap = 1u << 20);
 
-// Descriptors a config needs under a flood: each client connection, as many refusals lingering over the limit (at least 64, in the reserve),
-// an upstream connection per client in flight, the idle pool, and a reserve for files, the scraper's targets
-// and the admin listener. Used to warn at start when the limit is lower.
+// Descriptors kept for files, the scraper's targets, the admin listener and, under a small max_connections,
+// the refusals lingering beyond it (lingering_refusals_floor).
+inline constexpr std::size_t fd_reserve = 256;
+// A refusal over max_connections lingers while fewer than max(max_connections, this) refusals are lingering:
+// a small limit must not make a few overlapping refusals close at once (a reset that loses the 503).
+inline constexpr std::size_t lingering_refusals_floor = 64;
+static_assert(lingering_refusals_floor <= fd_reserve);
+
+// Descriptors a config needs under a flood: each client connection, as many refusals lingering over the limit,
+// an upstream connection per client in flight, the idle pool, and fd_reserve. Used to warn at start when the
+// limit is lower.
 std::size_t fds_needed(std::size_t max_connections, std::size_t idle_pool);
 // The most client connections `open_files` descriptors carry by that measure (at least 1): the limit the
 // sidecar enforces when the configured max_connections needs more, so that a flood still gets its 503s.

@@ -247,10 +247,10 @@ class server {
   }
 
   // The 503 over max_connections, closed lingeringly (the client's request may be arriving) while fewer than
-  // max_connections refusals (and at least 64, which fds_needed's reserve covers) are lingering, so that a
-  // flood holds at most twice the limit in descriptors. A refusal over that closes at once, and a client still
-  // writing may then be reset before it reads the 503: with a limit of 8, a few clients that each write 2 MiB
-  // on a loaded machine overlapped more than 8 (CI, 1 of 50).
+  // max(max_connections, lingering_refusals_floor) refusals are lingering, so that a flood holds at most twice
+  // the limit in descriptors (or the floor, within fd_reserve). A refusal over that closes at once, and a client
+  // still writing may then be reset before it reads the 503: with a limit of 8 and no floor, a few clients that
+  // each wrote 2 MiB on a loaded machine overlapped more than 8 (CI, 1 of 50).
   static asio::awaitable<void> refuse(shared_state& s, tcp::socket socket, std::size_t limit,
                                       std::chrono::milliseconds lingering_close) {
     struct count_guard {
@@ -260,8 +260,8 @@ class server {
     } counted{s.refusing};
     net::timed_socket stream(std::move(socket));
     co_await send_error(stream, 503, "too many connections (limit " + std::to_string(limit) + ")", false, 11);
-    constexpr std::size_t lingering_floor = 64;
-    auto linger = counted.before < std::max(limit, lingering_floor) ? lingering_close : std::chrono::milliseconds(0);
+    const bool lingers = counted.before < std::max(limit, lingering_refusals_floor);
+    auto linger = lingers ? lingering_close : std::chrono::milliseconds(0);
     if (linger.count() > 0) s.metrics.lingering_closes.with({"refused"}).inc();
     co_await net::lingering_close(stream, linger);
   }
